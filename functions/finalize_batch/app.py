@@ -1,0 +1,28 @@
+"""FinalizeBatch: after every angle's branch ended. Completes the batch once (one push)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from marketplace import cells
+from marketplace.observability import logger, metrics, tracer
+
+
+class FinalizeBatchEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    batchId: str = Field(min_length=1)
+    executionName: str | None = None
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = FinalizeBatchEvent.model_validate(event)
+    logger.append_keys(batch_id=request.batchId, execution_name=request.executionName)
+    completed = cells.finalize_batch(request.batchId)
+    logger.info("batch finalized" if completed else "batch not complete yet (or already announced)")
+    return {"batchId": request.batchId, "completed": completed}

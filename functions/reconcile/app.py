@@ -1,0 +1,63 @@
+"""Reconcile (every minute): cells whose prediction is in flight and quiet for a while.
+
+Polls ``GET /v1/predictions/{id}``: a terminal prediction goes through the same path as the
+webhook; a running one heartbeats its task and is touched so the next sweep waits again.
+Bounded per run; one cell's error never stops the others.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from marketplace import cells, predictions, workflow
+from marketplace.observability import logger, metrics, tracer
+from marketplace.repository import get_repository
+
+
+def _reconcile(cell: dict[str, Any]) -> str:
+    repo = get_repository()
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(batch_id=cell["batchId"], prediction_id=cell["predictionId"])
+    prediction = predictions.get_prediction(cell["predictionId"])
+    pointer = repo.get_prediction_pointer(cell["predictionId"]) or {
+        "batchId": cell["batchId"],
+        "angleKey": cell["angleKey"],
+        "colorKey": cell.get("colorKey"),
+        "owner": None,
+    }
+    outcome = cells.handle_prediction_update(prediction, pointer)
+    if prediction.get("status") in cells.RUNNING:
+        if cell.get("taskToken"):
+            workflow.send_task_heartbeat(cell["taskToken"])
+        repo.touch_pending(cell)
+        return "running"
+    return outcome
+
+
+def _safe(cell: dict[str, Any]) -> str:
+    try:
+        return _reconcile(cell)
+    except Exception:  # noqa: BLE001 - the next sweep tries again
+        logger.exception("reconciling a cell failed", extra={"prediction_id": cell.get("predictionId")})
+        return "error"
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    after = int(os.environ.get("RECONCILE_AFTER_SECONDS", "90"))
+    limit = int(os.environ.get("RECONCILE_MAX_CELLS", "200"))
+    before = (datetime.now(UTC) - timedelta(seconds=after)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    pending = [c for c in get_repository().list_pending_cells(updated_before=before, limit=limit) if c.get("predictionId")]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(_safe, pending))
+    summary: dict[str, int] = {}
+    for outcome in outcomes:
+        summary[outcome] = summary.get(outcome, 0) + 1
+    metrics.add_metric(name="CellsReconciled", unit="Count", value=len(pending))
+    logger.info("reconcile sweep done", extra={"checked": len(pending), "outcomes": summary})
+    return {"checked": len(pending), "outcomes": summary}

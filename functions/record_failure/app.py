@@ -1,0 +1,34 @@
+"""RecordFailure: the workflow caught a cell's failure (Catch States.ALL).
+
+Event ``{batchId, angleKey, colorKey|null, error: {Error, Cause}}``: fails the cell if still
+open and, for an angle, every colour cell of that angle still open, with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from marketplace import cells
+from marketplace.observability import logger, metrics, tracer
+
+
+class RecordFailureEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    batchId: str = Field(min_length=1)
+    angleKey: str = Field(min_length=1)
+    colorKey: str | None = None
+    error: dict[str, Any] | None = None
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = RecordFailureEvent.model_validate(event)
+    logger.append_keys(batch_id=request.batchId, angle_key=request.angleKey, color_key=request.colorKey)
+    logger.info("recording a failure caught by the workflow", extra={"error_name": (request.error or {}).get("Error")})
+    failed = cells.record_failure(request.batchId, request.angleKey, request.colorKey or None, request.error)
+    return {"batchId": request.batchId, "failedCells": failed}

@@ -1,0 +1,42 @@
+"""RunPrediction: the workflow's callback task. Starts one cell's Replicate prediction.
+
+Event ``{batchId, angleKey, colorKey|null, angleOutputUrl?, taskToken}``. Returns
+``{predictionId}``; ``ReplicateRateLimited``/``ReplicateUnavailable`` propagate so the state
+machine retries them by name. The workflow resumes when the webhook (or the reconciler) reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from marketplace import cells
+from marketplace.config import get_settings
+from marketplace.observability import logger, metrics, tracer
+
+
+class RunPredictionEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    batchId: str = Field(min_length=1)
+    angleKey: str = Field(min_length=1)
+    colorKey: str | None = None
+    angleOutputUrl: str | None = None
+    taskToken: str = Field(min_length=1)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = RunPredictionEvent.model_validate(event)
+    logger.append_keys(batch_id=request.batchId, angle_key=request.angleKey, color_key=request.colorKey)
+    return cells.start_cell_prediction(
+        batch_id=request.batchId,
+        angle_key=request.angleKey,
+        color_key=request.colorKey or None,
+        task_token=request.taskToken,
+        angle_output_url=request.angleOutputUrl or None,
+        webhook_base_url=get_settings().webhook_url,
+    )

@@ -1,0 +1,229 @@
+"""Batches: creation (cells with their exact prompts), snapshots, colourise later, gallery."""
+
+from __future__ import annotations
+
+import uuid
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from .aws import dynamodb_client
+from .config import get_settings
+from .errors import Conflict, ValidationFailed
+from .models import ColorizeRequest, CreateBatchRequest
+from .notifier import get_notifier
+from .observability import logger
+from .presets import Presets, get_presets
+from .prompts import build_angle_prompt, build_color_prompt
+from .repository import get_repository, now_iso
+from .source_urls import check_source_url
+from .urls import object_url
+from .views import BATCH_CREATED, JOB_UPDATED, cell_view, gallery_item, job_updated
+from .workflow import start_execution
+
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+def _check_unique(keys: list[str], field: str) -> None:
+    seen: set[str] = set()
+    for index, key in enumerate(keys):
+        if key in seen:
+            raise ValidationFailed(f"{key!r} is listed twice", field=f"{field}[{index}]")
+        seen.add(key)
+
+
+def _check_angles(presets: Presets, angles: list[str], field: str = "angles") -> None:
+    _check_unique(angles, field)
+    enabled = {a.angle_key for a in presets.enabled_angles()}
+    for index, key in enumerate(angles):
+        if key not in enabled:
+            raise ValidationFailed(f"unknown or disabled angle {key!r}", field=f"{field}[{index}]")
+
+
+def _check_colors(presets: Presets, colors: list[str], field: str = "colors") -> None:
+    _check_unique(colors, field)
+    enabled = {c.color_key for c in presets.enabled_colors()}
+    for index, key in enumerate(colors):
+        if key not in enabled:
+            raise ValidationFailed(f"unknown or disabled colour {key!r}", field=f"{field}[{index}]")
+
+
+def _angle_cell(batch_id: str, presets: Presets, angle_key: str, now: str) -> dict[str, Any]:
+    prompt = build_angle_prompt(presets.prompt("angle_generation"), presets.angle(angle_key))
+    return {"batchId": batch_id, "type": "angle", "angleKey": angle_key, "status": "queued",
+            "prompt": prompt, "createdAt": now, "updatedAt": now}
+
+
+def _color_cell(batch_id: str, presets: Presets, angle_key: str, color_key: str, now: str) -> dict[str, Any]:
+    prompt = build_color_prompt(presets.prompt("colorization"), presets.color(color_key))
+    return {"batchId": batch_id, "type": "color", "angleKey": angle_key, "colorKey": color_key,
+            "status": "queued", "prompt": prompt, "createdAt": now, "updatedAt": now}
+
+
+def create_batch(owner: str, request: CreateBatchRequest, idempotency_key: str | None = None) -> dict[str, Any]:
+    """Validates against the live presets, writes batch + cells, starts the workflow."""
+    if idempotency_key:
+        body = request.model_dump()
+        return _idempotent_create()(request={"owner": owner, "key": idempotency_key, "body": body})
+    return _create_batch(owner, request)
+
+
+@lru_cache(maxsize=1)
+def _idempotent_create() -> Any:
+    persistence = DynamoDBPersistenceLayer(
+        table_name=get_settings().table_name,
+        key_attr="PK",
+        sort_key_attr="SK",
+        expiry_attr="ttl",
+        boto3_client=dynamodb_client(),
+    )
+    # The body is validated too: the same key with a different body is refused, not replayed.
+    config = IdempotencyConfig(
+        event_key_jmespath="[owner, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=IDEMPOTENCY_SECONDS,
+    )
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    def create(request: dict[str, Any]) -> dict[str, Any]:
+        return _create_batch(request["owner"], CreateBatchRequest.model_validate(request["body"]))
+
+    return create
+
+
+def _create_batch(owner: str, request: CreateBatchRequest) -> dict[str, Any]:
+    presets = get_presets()
+    _check_angles(presets, request.angles)
+    _check_colors(presets, request.colors)
+    _check_unique(request.sourceImageUrls, "sourceImageUrls")
+    for index, url in enumerate(request.sourceImageUrls):
+        check_source_url(url, field=f"sourceImageUrls[{index}]")
+
+    batch_id = uuid.uuid4().hex
+    logger.append_keys(batch_id=batch_id)
+    now = now_iso()
+    colors = request.colors if request.autoColorize else []
+    cells: list[dict[str, Any]] = []
+    for angle_key in request.angles:
+        cells.append(_angle_cell(batch_id, presets, angle_key, now))
+        cells.extend(_color_cell(batch_id, presets, angle_key, c, now) for c in colors)
+    batch = {
+        "batchId": batch_id,
+        "owner": owner,
+        "status": "running",
+        "sourceImageUrls": request.sourceImageUrls,
+        "angles": request.angles,
+        "colors": request.colors,
+        "autoColorize": request.autoColorize,
+        "totalJobs": len(cells),
+        "completedJobs": 0,
+        "failedJobs": 0,
+        "createdAt": now,
+        "updatedAt": now,
+    }
+    logger.debug(
+        "[MP] batch body",
+        extra={"sources": len(request.sourceImageUrls), "angles": len(request.angles),
+               "colors": len(request.colors), "auto_colorize": request.autoColorize, "cells": len(cells)},
+    )
+    get_repository().create_batch(batch, cells)
+    items = [
+        {"batchId": batch_id, "angleKey": a, "runAngle": True, "angleOutputUrl": None,
+         "colors": colors, "runColors": bool(colors)}
+        for a in request.angles
+    ]
+    start_execution(batch_id, batch_id, items)
+    get_notifier().push_to_owner(
+        owner, BATCH_CREATED,
+        {"batchId": batch_id, "totalJobs": len(cells), "angles": request.angles, "colors": colors},
+    )
+    logger.info("batch created", extra={"total_jobs": len(cells)})
+    return {"batchId": batch_id, "totalJobs": len(cells), "cells": [cell_view(c) for c in cells]}
+
+
+def _ordered(batch: dict[str, Any], cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    angle_rank = {a: i for i, a in enumerate(batch.get("angles", []))}
+    color_rank = {c: i for i, c in enumerate(batch.get("colors", []))}
+    return sorted(
+        cells,
+        key=lambda c: (angle_rank.get(c["angleKey"], 1 << 30), -1 if not c.get("colorKey")
+                       else color_rank.get(c["colorKey"], 1 << 30)),
+    )
+
+
+def get_snapshot(owner: str, batch_id: str) -> dict[str, Any]:
+    repo = get_repository()
+    batch = repo.get_owned_batch(batch_id, owner)
+    cells = _ordered(batch, repo.list_cells(batch_id))
+    return {
+        "batchId": batch_id,
+        "status": batch["status"],
+        "angles": batch["angles"],
+        "colors": batch.get("colors", []),
+        "autoColorize": batch["autoColorize"],
+        "totalJobs": batch["totalJobs"],
+        "completedJobs": batch.get("completedJobs", 0),
+        "failedJobs": batch.get("failedJobs", 0),
+        "createdAt": batch["createdAt"],
+        "sourceImageUrls": batch["sourceImageUrls"],
+        "cells": [cell_view(c) for c in cells],
+    }
+
+
+def snapshot_messages(owner: str, batch_id: str) -> list[dict[str, Any]]:
+    """The batch's cells as marketplaceJobUpdated payloads, for a late or reconnecting client."""
+    repo = get_repository()
+    batch = repo.get_owned_batch(batch_id, owner)
+    return [job_updated(batch_id, c) for c in _ordered(batch, repo.list_cells(batch_id))]
+
+
+def colorize(owner: str, batch_id: str, request: ColorizeRequest) -> dict[str, Any]:
+    """Colour cells for finished angles, prompts from the sheets as they are now."""
+    repo = get_repository()
+    batch = repo.get_owned_batch(batch_id, owner)
+    logger.append_keys(batch_id=batch_id)
+    presets = get_presets()
+    _check_colors(presets, request.colors)
+    angles = request.angles if request.angles is not None else list(batch["angles"])
+    _check_unique(angles, "angles")
+    cells = {(c["angleKey"], c.get("colorKey")): c for c in repo.list_cells(batch_id)}
+    for index, angle_key in enumerate(angles):
+        angle = cells.get((angle_key, None))
+        if angle is None:
+            raise ValidationFailed(f"angle {angle_key!r} is not part of this batch", field=f"angles[{index}]")
+        if angle["status"] != "completed":
+            raise Conflict(f"angle {angle_key!r} is not finished (it is {angle['status']})", field=f"angles[{index}]")
+
+    now = now_iso()
+    wanted = [
+        _color_cell(batch_id, presets, a, c, now)
+        for a in angles for c in request.colors if (a, c) not in cells
+    ]
+    all_colors = list(batch.get("colors", [])) + [c for c in request.colors if c not in batch.get("colors", [])]
+    created = repo.add_color_cells(batch_id, wanted, all_colors) if wanted else []
+    if created:
+        notifier = get_notifier()
+        for cell in created:
+            notifier.push_to_owner(owner, JOB_UPDATED, job_updated(batch_id, cell))
+        by_angle: dict[str, list[str]] = {}
+        for cell in created:
+            by_angle.setdefault(cell["angleKey"], []).append(cell["colorKey"])
+        items = [
+            {"batchId": batch_id, "angleKey": a, "runAngle": False,
+             "angleOutputUrl": object_url(cells[(a, None)]["imageKey"]), "colors": colors, "runColors": True}
+            for a, colors in by_angle.items()
+        ]
+        start_execution(f"{batch_id}-colorize-{uuid.uuid4().hex[:12]}", batch_id, items)
+    total = repo.get_owned_batch(batch_id, owner)["totalJobs"]
+    logger.info("colorize accepted", extra={"created_jobs": len(created)})
+    return {"batchId": batch_id, "totalJobs": total, "createdJobs": len(created)}
+
+
+def list_gallery(owner: str, limit: int, next_token: str | None) -> dict[str, Any]:
+    items, token = get_repository().list_gallery(owner, limit, next_token)
+    return {"items": [gallery_item(i) for i in items], "nextToken": token}

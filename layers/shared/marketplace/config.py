@@ -1,0 +1,63 @@
+"""Environment as a validated model, read once per cold start (tests clear the cache)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field, field_validator
+
+
+def _csv_list(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in (value or "").split(",") if part.strip())
+
+
+class Settings(BaseModel):
+    table_name: str = Field(min_length=1)
+    bucket_name: str = Field(min_length=1)
+    state_machine_arn: str = ""
+    websocket_url: str = ""
+    websocket_management_url: str = ""
+    webhook_url: str = ""
+    global_prompts_csv_url: str = ""
+    angle_presets_csv_url: str = ""
+    color_presets_csv_url: str = ""
+    presets_cache_seconds: int = Field(default=60, ge=0)
+    replicate_base_url: str | None = None
+    replicate_output_hosts: tuple[str, ...] = ()
+    source_url_allowed_hosts: tuple[str, ...] = ()
+    public_asset_base_url: str | None = None
+    dev_mode: bool = False
+    aws_endpoint_url: str | None = None
+
+    @field_validator("replicate_base_url", "public_asset_base_url", "aws_endpoint_url")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else None
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            table_name=env.get("TABLE_NAME", ""),
+            bucket_name=env.get("BUCKET_NAME", ""),
+            state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+            websocket_url=env.get("WEBSOCKET_URL", ""),
+            websocket_management_url=env.get("WEBSOCKET_MANAGEMENT_URL", ""),
+            webhook_url=env.get("WEBHOOK_URL", ""),
+            global_prompts_csv_url=env.get("GLOBAL_PROMPTS_CSV_URL", ""),
+            angle_presets_csv_url=env.get("ANGLE_PRESETS_CSV_URL", ""),
+            color_presets_csv_url=env.get("COLOR_PRESETS_CSV_URL", ""),
+            presets_cache_seconds=int(env.get("PRESETS_CACHE_SECONDS", "60") or 60),
+            replicate_base_url=env.get("REPLICATE_BASE_URL"),
+            replicate_output_hosts=_csv_list(env.get("REPLICATE_OUTPUT_HOSTS")),
+            source_url_allowed_hosts=_csv_list(env.get("SOURCE_URL_ALLOWED_HOSTS")),
+            public_asset_base_url=env.get("PUBLIC_ASSET_BASE_URL"),
+            dev_mode=env.get("DEV_MODE", "").strip().lower() == "true",
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL"),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_environ()

@@ -1,0 +1,70 @@
+"""Domain errors. Each handler maps them to HTTP in one place; nothing matches message text."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ValidationFailed(DomainError):
+    code = "validation_failed"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+class PresetsUnavailable(DomainError):
+    code = "presets_unavailable"
+
+
+class PresetsInvalid(DomainError):
+    """A published sheet is malformed: names the sheet and, where known, the column."""
+
+    code = "presets_invalid"
+
+    def __init__(self, sheet: str, column: str | None, message: str) -> None:
+        where = f"{sheet}.{column}" if column else sheet
+        super().__init__(f"{where}: {message}", field=column)
+        self.sheet = sheet
+        self.column = column
+
+
+class StateConflict(DomainError):
+    """A conditional write lost: the item is already past the state we wanted to leave."""
+
+    code = "state_conflict"
+
+
+class ReplicateRateLimited(Exception):
+    """Replicate answered 429. The class name is the workflow's retryable error name."""
+
+
+class ReplicateUnavailable(Exception):
+    """Replicate answered 5xx or could not be reached. Retryable by the workflow."""
+
+
+class ReplicateRejected(Exception):
+    """Replicate refused the request (4xx other than 429): not retryable."""
+
+
+class WebhookRejected(DomainError):
+    code = "invalid_signature"

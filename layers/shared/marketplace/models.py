@@ -1,0 +1,135 @@
+"""Request and answer models of the HTTP API (they also generate its OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, StringConstraints
+
+# Keys become DynamoDB sort keys, S3 paths and execution names: a narrow ASCII alphabet.
+PresetKey = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+SourceUrl = Annotated[StrictStr, StringConstraints(min_length=1, max_length=4096)]
+ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"]
+
+MAX_SOURCE_IMAGES = 16
+MAX_UPLOAD_BYTES = 30 * 1024 * 1024
+
+
+class _Request(BaseModel):
+    # Unknown fields are ignored so older servers accept newer clients.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+
+class CreateBatchRequest(_Request):
+    sourceImageUrls: list[SourceUrl] = Field(min_length=1, max_length=MAX_SOURCE_IMAGES)
+    angles: list[PresetKey] = Field(min_length=1, max_length=1000)
+    colors: list[PresetKey] = Field(default_factory=list, max_length=1000)
+    autoColorize: StrictBool = True
+
+
+class ColorizeRequest(_Request):
+    colors: list[PresetKey] = Field(min_length=1, max_length=1000)
+    angles: list[PresetKey] | None = Field(default=None, min_length=1, max_length=1000)
+
+
+class UploadFile(_Request):
+    filename: Annotated[StrictStr, StringConstraints(min_length=1, max_length=255)]
+    contentType: ContentType
+    size: Annotated[StrictInt, Field(ge=1, le=MAX_UPLOAD_BYTES)]
+
+
+class UploadsRequest(_Request):
+    files: list[UploadFile] = Field(min_length=1, max_length=MAX_SOURCE_IMAGES)
+
+
+class CellView(BaseModel):
+    type: Literal["angle", "color"]
+    angleKey: str
+    colorKey: str | None
+    status: Literal["queued", "processing", "completed", "failed"]
+    imageUrl: str | None = None
+    thumbUrl: str | None = None
+    error: str | None = None
+
+
+class CreateBatchAnswer(BaseModel):
+    batchId: str
+    totalJobs: int
+    cells: list[CellView]
+
+
+class BatchSnapshot(BaseModel):
+    batchId: str
+    status: Literal["running", "completed"]
+    angles: list[str]
+    colors: list[str]
+    autoColorize: bool
+    totalJobs: int
+    completedJobs: int
+    failedJobs: int
+    createdAt: str
+    sourceImageUrls: list[str]
+    cells: list[CellView]
+
+
+class ColorizeAnswer(BaseModel):
+    batchId: str
+    totalJobs: int
+    createdJobs: int
+
+
+class UploadSlot(BaseModel):
+    uploadUrl: str
+    headers: dict[str, str]
+    sourceImageUrl: str
+
+
+class UploadsAnswer(BaseModel):
+    uploads: list[UploadSlot]
+
+
+class AnglePresetView(BaseModel):
+    angleKey: str
+    angleLabel: str
+    angleDesc: str
+    order: int | None
+
+
+class ColorPresetView(BaseModel):
+    colorKey: str
+    colorLabel: str
+    promptValue: str
+
+
+class PresetsAnswer(BaseModel):
+    angles: list[AnglePresetView]
+    colors: list[ColorPresetView]
+
+
+class TicketAnswer(BaseModel):
+    ticket: str
+    expiresAt: int
+
+
+class GalleryItem(BaseModel):
+    assetId: str
+    imageUrl: str
+    thumbUrl: str
+    batchId: str
+    angleKey: str
+    colorKey: str | None
+    createdAt: str
+
+
+class GalleryAnswer(BaseModel):
+    items: list[GalleryItem]
+    nextToken: str | None
+
+
+class ConfigAnswer(BaseModel):
+    websocketUrl: str
+    apiBaseUrl: str | None = None
+    devMode: bool
+    maxSourceImages: int
+    maxUploadBytes: int
+    acceptedContentTypes: list[str]

@@ -1,0 +1,64 @@
+"""Pushes {type, data} to every open WebSocket connection of a batch's owner."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .aws import ws_management_client
+from .observability import logger
+from .repository import Repository, get_repository
+
+_FAN_OUT_THREADS = 8
+
+
+class Notifier:
+    def __init__(self, repository: Repository | None = None, client: Any = None) -> None:
+        self._repository = repository or get_repository()
+        self._client = client or ws_management_client()
+
+    def push_to_owner(self, owner: str, message_type: str, data: dict[str, Any]) -> int:
+        """Returns how many connections received the message. Never raises for a dead socket."""
+        connections = self._repository.list_owner_connections(owner)
+        if not connections:
+            return 0
+        payload = json.dumps({"type": message_type, "data": data}, separators=(",", ":")).encode()
+        if len(connections) == 1:
+            return int(self._post(connections[0], owner, payload))
+        with ThreadPoolExecutor(max_workers=min(_FAN_OUT_THREADS, len(connections))) as pool:
+            return sum(pool.map(lambda c: self._post(c, owner, payload), connections))
+
+    def send_to_connection(self, connection_id: str, owner: str, message_type: str, data: dict[str, Any]) -> bool:
+        payload = json.dumps({"type": message_type, "data": data}, separators=(",", ":")).encode()
+        return self._post(connection_id, owner, payload)
+
+    def _post(self, connection_id: str, owner: str, payload: bytes) -> bool:
+        try:
+            self._client.post_to_connection(ConnectionId=connection_id, Data=payload)
+            return True
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("GoneException", "410"):
+                logger.info("connection gone, removing it", extra={"connection_id": connection_id})
+                self._repository.delete_connection(connection_id, owner)
+            else:
+                logger.warning("push failed", extra={"connection_id": connection_id, "error_code": code})
+            return False
+
+
+_notifier: Notifier | None = None
+
+
+def get_notifier() -> Notifier:
+    global _notifier
+    if _notifier is None:
+        _notifier = Notifier()
+    return _notifier
+
+
+def reset_notifier() -> None:
+    global _notifier
+    _notifier = None

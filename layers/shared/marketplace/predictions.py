@@ -1,0 +1,147 @@
+"""Replicate predictions through the official ``replicate`` client.
+
+``start_prediction`` creates a ``google/nano-banana`` prediction with a webhook. Replicate's
+answers become the workflow's error names: 429 → ``ReplicateRateLimited``, 5xx or no answer →
+``ReplicateUnavailable`` (both retried by the state machine with backoff and jitter; the client
+never retries a POST itself), any other 4xx → ``ReplicateRejected`` (the cell fails).
+
+``get_prediction`` is the reconciler's poll. It returns Replicate's JSON as a plain dict: the
+client's ``Prediction`` model rejects the status ``aborted``, and its transport would retry a 429
+for up to a minute, which a scheduled sweep should not wait for.
+
+The API token never appears in a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import replicate
+from pydantic import ValidationError
+from replicate.exceptions import ReplicateError
+
+from .config import get_settings
+from .errors import ReplicateRateLimited, ReplicateRejected, ReplicateUnavailable
+from .observability import logger
+from .secrets import get_secret
+
+MODEL = "google/nano-banana"
+OUTPUT_FORMAT = "png"
+WEBHOOK_EVENTS = ["start", "completed"]
+DEFAULT_BASE_URL = "https://api.replicate.com"
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled", "aborted"})
+RUNNING_STATUSES = frozenset({"starting", "processing"})
+
+# Creating a prediction answers in well under a second; a stuck connection must not eat the
+# Lambda's 30 s (the workflow retries ReplicateUnavailable).
+_TIMEOUT = httpx.Timeout(10.0, connect=3.0, pool=3.0)
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str], replicate.Client] = {}
+_pollers: dict[tuple[str, str], httpx.Client] = {}
+
+
+def _token() -> str:
+    return get_secret("REPLICATE_API_TOKEN", "REPLICATE_API_TOKEN_PARAM")
+
+
+def _base_url() -> str:
+    return get_settings().replicate_base_url or DEFAULT_BASE_URL
+
+
+def get_client() -> replicate.Client:
+    """One client per (token, base URL): a rotated token (SSM, 5 min cache) gets a new client."""
+    key = (_token(), _base_url())
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            _clients.clear()
+            client = replicate.Client(api_token=key[0], base_url=key[1], timeout=_TIMEOUT)
+            _clients[key] = client
+        return client
+
+
+def _poller() -> httpx.Client:
+    key = (_token(), _base_url())
+    with _lock:
+        client = _pollers.get(key)
+        if client is None:
+            for old in _pollers.values():
+                old.close()
+            _pollers.clear()
+            client = httpx.Client(
+                base_url=key[1],
+                headers={"Authorization": f"Bearer {key[0]}", "User-Agent": "car-marketplace/1"},
+                timeout=_TIMEOUT,
+            )
+            _pollers[key] = client
+        return client
+
+
+def reset_clients() -> None:
+    """Tests: forget cached clients (and the token they carry)."""
+    with _lock:
+        _clients.clear()
+        for client in _pollers.values():
+            client.close()
+        _pollers.clear()
+
+
+def _map_status(status: int | None, detail: str) -> Exception:
+    if status == 429:
+        return ReplicateRateLimited(f"Replicate rate limit: {detail}")
+    if status is None or status >= 500:
+        return ReplicateUnavailable(f"Replicate unavailable ({status}): {detail}")
+    return ReplicateRejected(f"Replicate rejected the prediction ({status}): {detail}")
+
+
+def start_prediction(prompt: str, image_input: list[str], webhook_url: str) -> str:
+    """Creates the prediction and returns its id. Raises the workflow's error classes."""
+    client = get_client()
+    try:
+        prediction = client.predictions.create(
+            model=MODEL,
+            input={"prompt": prompt, "image_input": list(image_input), "output_format": OUTPUT_FORMAT},
+            webhook=webhook_url,
+            webhook_events_filter=WEBHOOK_EVENTS,
+        )
+    except ReplicateError as error:
+        detail = error.detail or error.title or "no detail"
+        raise _map_status(error.status, detail) from None
+    except httpx.TimeoutException as error:
+        raise ReplicateUnavailable(f"Replicate timed out: {type(error).__name__}") from None
+    except httpx.TransportError as error:
+        raise ReplicateUnavailable(f"Replicate unreachable: {type(error).__name__}") from None
+    except (ValidationError, ValueError, KeyError) as error:
+        # A 2xx whose body is not a prediction: treat as a transient upstream fault.
+        raise ReplicateUnavailable(f"Replicate answered an unexpected body: {type(error).__name__}") from None
+    prediction_id = str(prediction.id)
+    logger.debug("prediction created", extra={"prediction_id": prediction_id, "status": prediction.status})
+    return prediction_id
+
+
+def get_prediction(prediction_id: str) -> dict[str, Any]:
+    """``GET /v1/predictions/{id}`` as a plain dict (any status, including ``aborted``)."""
+    try:
+        response = _poller().get(f"/v1/predictions/{quote(prediction_id, safe='')}")
+    except httpx.TimeoutException as error:
+        raise ReplicateUnavailable(f"Replicate timed out: {type(error).__name__}") from None
+    except httpx.TransportError as error:
+        raise ReplicateUnavailable(f"Replicate unreachable: {type(error).__name__}") from None
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+            detail = str(body.get("detail") or body.get("title") or "no detail")
+        except ValueError:
+            detail = "no detail"
+        raise _map_status(response.status_code, detail)
+    try:
+        data = response.json()
+    except ValueError:
+        raise ReplicateUnavailable("Replicate answered a body that is not JSON") from None
+    if not isinstance(data, dict) or "status" not in data:
+        raise ReplicateUnavailable("Replicate answered a body that is not a prediction")
+    return data

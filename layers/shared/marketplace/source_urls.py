@@ -1,0 +1,94 @@
+"""Which sourceImageUrls a batch may send to Replicate.
+
+Rule (also in the README): a URL is accepted when it is one of this stack's own upload URLs
+(an object under uploads/ in this stack's bucket, as POST /uploads hands out), or when it is https
+on a host listed in SOURCE_URL_ALLOWED_HOSTS whose every address is public. Everything else is a 4xx:
+other schemes (file:, ftp:, data:, http:), credentials in the URL, IP literals, loopback,
+link-local (169.254.169.254), private and IPv6-local ranges, and names that resolve to them.
+We never fetch source URLs ourselves, so redirects cannot reach us; Replicate fetches them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from urllib.parse import unquote, urlsplit
+
+from .config import get_settings
+from .errors import ValidationFailed
+from .uploads import UPLOAD_PREFIX
+
+Resolver = Callable[[str], list[str]]
+
+
+def _resolve(host: str) -> list[str]:
+    try:
+        return [info[4][0] for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)]
+    except (socket.gaierror, UnicodeError):
+        return []
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    return ip.is_global and not ip.is_multicast
+
+
+def own_upload_key(url: str) -> str | None:
+    """The S3 key when url points into this stack's uploads/, else None."""
+    settings = get_settings()
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    if settings.public_asset_base_url:
+        base = urlsplit(settings.public_asset_base_url)
+        prefix = base.path.rstrip("/") + "/"
+        if (parts.scheme, parts.netloc) == (base.scheme, base.netloc) and path.startswith(prefix):
+            key = path[len(prefix) :]
+            return key if _is_upload_key(key) else None
+    endpoint = settings.aws_endpoint_url
+    bucket = settings.bucket_name
+    if endpoint:
+        ep = urlsplit(endpoint)
+        if (parts.scheme, parts.netloc) == (ep.scheme, ep.netloc) and path.startswith(f"/{bucket}/"):
+            key = path[len(bucket) + 2 :]
+            return key if _is_upload_key(key) else None
+        return None
+    if parts.scheme != "https":
+        return None
+    host = (parts.hostname or "").lower()
+    if host.startswith("s3.") and host.endswith(".amazonaws.com") and path.startswith(f"/{bucket}/"):
+        key = path[len(bucket) + 2 :]
+    elif host.startswith(f"{bucket}.s3.") and host.endswith(".amazonaws.com") or host == f"{bucket}.s3.amazonaws.com":
+        key = path[1:]
+    else:
+        return None
+    return key if _is_upload_key(key) else None
+
+
+def _is_upload_key(key: str) -> bool:
+    return key.startswith(UPLOAD_PREFIX) and ".." not in key and "/" not in key[len(UPLOAD_PREFIX) :]
+
+
+def check_source_url(url: str, field: str, resolver: Resolver | None = None) -> None:
+    if len(url) > 4096:
+        raise ValidationFailed("URL is longer than 4096 characters", field=field)
+    if own_upload_key(url) is not None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise ValidationFailed("must be an https URL or an upload URL from this API", field=field)
+    if parts.username or parts.password:
+        raise ValidationFailed("credentials in URLs are not allowed", field=field)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host:
+        raise ValidationFailed("URL has no host", field=field)
+    try:
+        ipaddress.ip_address(host)
+        raise ValidationFailed("IP address hosts are not allowed", field=field)
+    except ValueError:
+        pass
+    if host not in get_settings().source_url_allowed_hosts:
+        raise ValidationFailed(f"host {host} is not on the allow-list", field=field)
+    addresses = (resolver or _resolve)(host)
+    if not addresses or not all(_is_public(a) for a in addresses):
+        raise ValidationFailed(f"host {host} does not resolve to public addresses only", field=field)

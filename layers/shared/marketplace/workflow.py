@@ -1,0 +1,64 @@
+"""Step Functions: start a batch's execution and resume callback tasks.
+
+AWS raises TaskTimedOut/InvalidToken for a token that was already used (moto silently accepts a
+duplicate): both mean "already handled", never an error for the caller.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .aws import sfn_client
+from .config import get_settings
+from .observability import logger
+
+_ALREADY_DONE = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
+
+
+def execution_items(batch_id: str, angles: list[dict[str, Any]]) -> dict[str, Any]:
+    """The execution input: ids and keys only, never images (256 KiB state limit)."""
+    return {"batchId": batch_id, "items": angles}
+
+
+def start_execution(name: str, batch_id: str, items: list[dict[str, Any]], client: Any = None) -> str | None:
+    """Starts the batch's execution; an execution of that name already existing is success."""
+    client = client or sfn_client()
+    try:
+        answer = client.start_execution(
+            stateMachineArn=get_settings().state_machine_arn,
+            name=name,
+            input=json.dumps(execution_items(batch_id, items), separators=(",", ":")),
+        )
+        return str(answer["executionArn"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
+            logger.info("execution already started", extra={"execution_name": name})
+            return None
+        raise
+
+
+def send_task_success(task_token: str, output: dict[str, Any], client: Any = None) -> bool:
+    return _send(lambda c: c.send_task_success(taskToken=task_token, output=json.dumps(output)), client)
+
+
+def send_task_failure(task_token: str, error: str, cause: str, client: Any = None) -> bool:
+    return _send(lambda c: c.send_task_failure(taskToken=task_token, error=error[:256], cause=cause[:32768]), client)
+
+
+def send_task_heartbeat(task_token: str, client: Any = None) -> bool:
+    return _send(lambda c: c.send_task_heartbeat(taskToken=task_token), client)
+
+
+def _send(call: Any, client: Any) -> bool:
+    """True when the workflow took the message; False when the task was already closed."""
+    try:
+        call(client or sfn_client())
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] in _ALREADY_DONE:
+            logger.info("task already handled", extra={"error_code": error.response["Error"]["Code"]})
+            return False
+        raise

@@ -1,0 +1,229 @@
+"""In-process Lambda: load each function's real handler from its CodeUri, call it with a fake
+`LambdaContext`, and serve moto's Lambda `Invoke` (the state machine's tasks) from it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .model import FunctionSpec, StackModel
+
+_IMPORT_LOCK = threading.RLock()
+
+
+class LambdaContext:
+    """The attributes and method of the Python runtime's context object."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.function_name = spec.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = spec.arn
+        self.memory_limit_in_mb = spec.memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{spec.name}"
+        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+        self.identity = None
+        self.client_context = None
+        self.tenant_id = None
+        self._deadline = time.monotonic() + spec.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class MarshalError(Exception):
+    """The handler returned something the runtime cannot serialise to JSON."""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def to_wire(result: Any) -> bytes:
+    """Serialise a handler's return value as the Python runtime does."""
+    try:
+        return json.dumps(result, default=_json_default).encode()
+    except (TypeError, ValueError) as exc:
+        raise MarshalError(f"Unable to marshal response: {exc}") from exc
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    """The runtime's error document: `errorType` is what Step Functions matches on."""
+    name = "Runtime.MarshalError" if isinstance(exc, MarshalError) else type(exc).__name__
+    return {
+        "errorMessage": str(exc),
+        "errorType": name,
+        "requestId": "",
+        "stackTrace": traceback.format_tb(exc.__traceback__),
+    }
+
+
+def load_handler(spec: FunctionSpec) -> Callable[[Any, Any], Any]:
+    """Import `Handler` from `CodeUri` under a unique module name, so that every function's
+    `app.py` coexists in one process. Modules imported from the function's own folder while
+    it loads are kept private to it (taken out of `sys.modules` afterwards)."""
+    module_path, _, attribute = spec.handler.rpartition(".")
+    if not module_path:
+        raise ImportError(f"{spec.logical_id}: Handler {spec.handler!r} must be module.function")
+    file = spec.code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
+    if not file.is_file():
+        file = spec.code_dir.joinpath(*module_path.split("."), "__init__.py")
+    if not file.is_file():
+        raise ImportError(f"{spec.logical_id}: no {module_path} in {spec.code_dir}")
+    unique = f"_local_lambda_{spec.logical_id}_{module_path.replace('.', '_')}"
+    with _IMPORT_LOCK:
+        for layer in spec.layer_dirs:
+            for candidate in (layer / "python", layer):
+                if candidate.is_dir() and str(candidate) not in sys.path:
+                    sys.path.append(str(candidate))
+        before = set(sys.modules)
+        sys.path.insert(0, str(spec.code_dir))
+        try:
+            module_spec = importlib.util.spec_from_file_location(unique, file)
+            assert module_spec is not None and module_spec.loader is not None
+            module: ModuleType = importlib.util.module_from_spec(module_spec)
+            sys.modules[unique] = module
+            try:
+                module_spec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(unique, None)
+                raise
+        finally:
+            sys.path.remove(str(spec.code_dir))
+            _privatise_siblings(spec.code_dir, before)
+    handler = getattr(module, attribute, None)
+    if not callable(handler):
+        raise ImportError(f"{spec.logical_id}: {spec.handler} is not a callable in {file}")
+    return handler
+
+
+def _privatise_siblings(code_dir: Path, before: set[str]) -> None:
+    for name in set(sys.modules) - before:
+        module = sys.modules.get(name)
+        origin = getattr(module, "__file__", None)
+        if name.startswith("_local_lambda_") or not origin:
+            continue
+        try:
+            Path(origin).resolve().relative_to(code_dir)
+        except ValueError:
+            continue
+        del sys.modules[name]
+
+
+class Functions:
+    """The template's functions, each loaded on first use, callable in-process."""
+
+    def __init__(self, model: StackModel) -> None:
+        self.model = model
+        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._lock = threading.Lock()
+
+    def spec(self, logical_id: str) -> FunctionSpec:
+        return self.model.functions[logical_id]
+
+    def handler(self, logical_id: str) -> Callable[[Any, Any], Any]:
+        handler = self._handlers.get(logical_id)
+        if handler is None:
+            with self._lock:
+                handler = self._handlers.get(logical_id)
+                if handler is None:
+                    handler = load_handler(self.spec(logical_id))
+                    self._handlers[logical_id] = handler
+        return handler
+
+    def invoke_raw(self, logical_id: str, event: Any) -> bytes:
+        """Call the handler with a JSON round-tripped event; return the serialised result.
+        Exceptions from the handler propagate."""
+        spec = self.spec(logical_id)
+        event = json.loads(json.dumps(event, default=_json_default))
+        return to_wire(self.handler(logical_id)(event, LambdaContext(spec)))
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        """Invoke as Lambda would and return the deserialised result (tests use this)."""
+        return json.loads(self.invoke_raw(logical_id, event))
+
+
+# --------------------------------------------------------------------------------------------
+# moto's Lambda: LambdaSimpleBackend.invoke → the real handler
+
+
+class MotoLambdaDispatch:
+    """Replaces `LambdaSimpleBackend.invoke` (moto's Lambda without Docker) while installed."""
+
+    def __init__(self, functions: Functions, on_error: Callable[[str, BaseException], None]) -> None:
+        self.functions = functions
+        self.on_error = on_error
+        self._original: Any = None
+
+    def install(self) -> None:
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        if self._original is not None:
+            return
+        self._original = LambdaSimpleBackend.invoke
+        dispatch = self
+
+        def invoke(
+            backend: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+        ) -> bytes | str | None:
+            return dispatch.moto_invoke(backend, function_name, qualifier, body, headers, response_headers)
+
+        invoke.__wrapped__ = self._original  # type: ignore[attr-defined]
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        if self._original is not None:
+            LambdaSimpleBackend.invoke = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def moto_invoke(
+        self, backend: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> bytes | str | None:
+        spec = self.functions.model.function_by_name(function_name)
+        if spec is None:
+            return self._original(backend, function_name, qualifier, body, headers, response_headers)
+        raw = body.decode() if isinstance(body, bytes) else body
+        event = json.loads(raw) if raw else {}
+        invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            threading.Thread(
+                target=self._run_async, args=(spec.logical_id, event), daemon=True, name=f"lambda-{spec.name}"
+            ).start()
+            return b""
+        try:
+            return self.functions.invoke_raw(spec.logical_id, event)
+        except Exception as exc:  # noqa: BLE001 - every error becomes a function error
+            self.on_error(spec.logical_id, exc)
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(error_payload(exc)).encode()
+
+    def _run_async(self, logical_id: str, event: Any) -> None:
+        try:
+            self.functions.invoke_raw(logical_id, event)
+        except Exception as exc:  # noqa: BLE001
+            self.on_error(logical_id, exc)
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    value = headers.get(name)
+    if value is None:
+        value = headers.get(name.lower())
+    return value

@@ -1,0 +1,334 @@
+"""`LocalStack`: the whole product in this process — moto (DynamoDB, S3, Step Functions executing
+the real definition, Lambda dispatched to the real handlers), the gateway, the Replicate
+stand-in and the schedules — provisioned from template.yaml."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .environment import LocalSecrets, local_environment
+from .gateway import Gateway
+from .lambdas import Functions, MotoLambdaDispatch
+from .model import StackModel
+from .provision import Provisioned, provision
+from .schedules import Scheduler
+from .servers import MotoThread, UvicornThread, bind
+from .template import Template
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+class LocalStack:
+    """Start with `start()` (or `with LocalStack() as stack:`); ports 0 pick free ports."""
+
+    _active: LocalStack | None = None
+    _active_lock = threading.Lock()
+
+    def __init__(
+        self,
+        port: int = 0,
+        standin_port: int = 0,
+        moto_port: int = 0,
+        env: Mapping[str, str] | None = None,
+        quiet: bool = False,
+        *,
+        template_path: str | Path | None = None,
+        root: str | Path | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        schedule_seconds: float | None = None,
+        standin: bool = True,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.root = Path(root).resolve() if root else ROOT
+        self.template_path = Path(template_path).resolve() if template_path else self.root / "template.yaml"
+        self._ports = (port, standin_port, moto_port)
+        self._env = dict(env or {})
+        self.quiet = quiet
+        self.log: Callable[[str], None] | None = None if quiet else (log or _print)
+        self.parameters = dict(parameters or {})
+        self._schedule_seconds = schedule_seconds
+        self.with_standin = standin
+        self.secrets = LocalSecrets.generate()
+
+        self.model: StackModel | None = None
+        self.functions: Functions | None = None
+        self.gateway: Gateway | None = None
+        self.resources: Provisioned | None = None
+        self.startup_seconds: float | None = None
+        self._moto: MotoThread | None = None
+        self._gateway_server: UvicornThread | None = None
+        self._standin_server: UvicornThread | None = None
+        self._standin_app: Any = None
+        self._scheduler: Scheduler | None = None
+        self._dispatch: MotoLambdaDispatch | None = None
+        self._saved_environ: dict[str, str] | None = None
+        self._saved_moto_config: dict[str, Any] | None = None
+        self._saved_sys_path: list[str] | None = None
+        self._running = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        with LocalStack._active_lock:
+            if LocalStack._active is not None:
+                raise RuntimeError("a LocalStack is already running in this process (moto and os.environ are global)")
+            LocalStack._active = self
+        started = time.perf_counter()
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.perf_counter() - started
+        return self
+
+    def _start(self) -> None:
+        template = Template.load(self.template_path, parameter_overrides=self.parameters)
+        self.model = StackModel.from_template(template, self.root)
+        self.functions = Functions(self.model)
+        port, standin_port, moto_port = self._ports
+        gateway_sock = bind(port)
+        standin_sock = bind(standin_port) if self.with_standin else None
+        self._moto = MotoThread(moto_port)
+        self._moto.start()
+
+        self._apply_environment(
+            gateway_sock.getsockname()[1], standin_sock.getsockname()[1] if standin_sock else 0, self._moto.port
+        )
+        self._saved_sys_path = list(sys.path)
+        for extra in (self.root,):
+            if str(extra) not in sys.path:
+                sys.path.append(str(extra))
+        self._configure_moto()
+        self._dispatch = MotoLambdaDispatch(self.functions, self._function_error)
+        self._dispatch.install()
+
+        import boto3
+
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=template.region
+        )
+        self.resources = provision(self.model, session, self.moto_url, self.local_origins)
+        if self.log and self.resources.skipped:
+            self.log("not created locally: " + ", ".join(self.resources.skipped))
+
+        if standin_sock is not None:
+            self._standin_app = _create_standin_app()
+            self._standin_server = UvicornThread(self._standin_app, standin_sock, "replicate-standin")
+            self._standin_server.start()
+
+        self.gateway = Gateway(
+            self.model,
+            self.functions,
+            local_origins=self.local_origins,
+            web_dir=self.root / "web",
+            presets_dir=self.root / "samples" / "presets",
+            log=self.log,
+        )
+        self._gateway_server = UvicornThread(self.gateway, gateway_sock, "gateway")
+        self._gateway_server.start()
+
+        interval = self._schedule_seconds
+        if interval is None:
+            interval = float(os.environ.get("LOCAL_SCHEDULE_SECONDS", "5"))
+        self._scheduler = Scheduler(self.model.schedules, self.functions.invoke, interval, self.log)
+        self._scheduler.start()
+        self._running = True
+
+    def stop(self) -> None:
+        """Stop everything; bounded in time (moto executions waiting on tokens are left behind
+        as daemon threads after being asked to stop)."""
+        self._running = False
+        if self._scheduler:
+            self._scheduler.stop()
+        if self.gateway:
+            self.gateway.accepting = False
+        if self._gateway_server:
+            self._gateway_server.stop()
+        if self._standin_server:
+            self._standin_server.stop()
+        self._stop_executions()
+        if self._moto:
+            self._moto.stop()
+        if self._dispatch:
+            self._dispatch.uninstall()
+        self._restore()
+        with LocalStack._active_lock:
+            if LocalStack._active is self:
+                LocalStack._active = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- environment and moto config -------------------------------------------------------
+
+    def _apply_environment(self, port: int, standin_port: int, moto_port: int) -> None:
+        assert self.model is not None
+        union, conflicts = self.model.union_environment()
+        if conflicts and self.log:
+            self.log(f"warning: functions disagree on {', '.join(conflicts)}; the last one wins locally")
+        self._saved_environ = dict(os.environ)
+        env = local_environment(
+            union,
+            host=HOST,
+            port=port,
+            standin_port=standin_port,
+            moto_port=moto_port,
+            secrets_=self.secrets,
+            shell=os.environ,
+            overrides=self._env,
+        )
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._urls = {
+            "base_url": f"http://{HOST}:{port}",
+            "ws_url": f"ws://{HOST}:{port}/ws",
+            "standin_url": f"http://{HOST}:{standin_port}" if standin_port else None,
+            "moto_url": f"http://{HOST}:{moto_port}",
+        }
+
+    def _configure_moto(self) -> None:
+        """Server mode's config endpoint writes moto's in-process `default_user_config`; it is
+        verified and restored on stop. Backends are reset so each start is a clean account."""
+        from moto.core.config import default_user_config
+
+        self._saved_moto_config = {k: dict(v) for k, v in default_user_config.items()}  # type: ignore[call-overload]
+        _post(f"{self.moto_url}/moto-api/reset", b"")
+        _post(f"{self.moto_url}/moto-api/config", json.dumps(MOTO_CONFIG).encode())
+        served = json.loads(urllib.request.urlopen(f"{self.moto_url}/moto-api/config", timeout=5).read())  # noqa: S310
+        if served.get("lambda", {}).get("use_docker") is not False or not default_user_config.get(
+            "stepfunctions", {}
+        ).get("execute_state_machine"):
+            raise RuntimeError(f"moto did not take the local config: {served}")
+
+    def _restore(self) -> None:
+        if self._saved_moto_config is not None:
+            from moto.core.config import default_user_config
+
+            default_user_config.update(self._saved_moto_config)  # type: ignore[typeddict-item]
+            self._saved_moto_config = None
+        if self._saved_environ is not None:
+            for key in list(os.environ):
+                if key not in self._saved_environ:
+                    del os.environ[key]
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
+        if self._saved_sys_path is not None:
+            sys.path[:] = self._saved_sys_path + [p for p in sys.path if p not in self._saved_sys_path and "layers" in p]
+            self._saved_sys_path = None
+
+    def _stop_executions(self) -> None:
+        """Ask running executions to stop so their threads wind down (best effort, bounded)."""
+        if not self.resources or not self.resources.state_machines:
+            return
+        try:
+            from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+            backend = stepfunctions_parser_backends[self.model.template.account_id][self.model.template.region]
+            for execution in list(getattr(backend, "executions", {}).values()):
+                if getattr(execution, "exec_status", None) == "RUNNING" or str(
+                    getattr(execution, "exec_status", "")
+                ).endswith("RUNNING"):
+                    try:
+                        backend.stop_execution(execution.exec_arn, error=None, cause="local stack stopped")
+                    except Exception:  # noqa: BLE001, S110 - already finished
+                        pass
+        except Exception:  # noqa: BLE001 - never block a stop on this
+            if self.log:
+                traceback.print_exc()
+
+    def _function_error(self, logical_id: str, exc: BaseException) -> None:
+        if self.log:
+            self.log(f"{logical_id} raised {type(exc).__name__}: {exc}")
+            traceback.print_exception(exc)
+
+    # -- public properties -----------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def base_url(self) -> str:
+        return self._urls["base_url"]
+
+    @property
+    def ws_url(self) -> str:
+        return self._urls["ws_url"]
+
+    @property
+    def standin_url(self) -> str | None:
+        return self._urls["standin_url"]
+
+    @property
+    def moto_url(self) -> str:
+        return self._urls["moto_url"]
+
+    @property
+    def local_origins(self) -> list[str]:
+        port = self.base_url.rsplit(":", 1)[1]
+        return [self.base_url, f"http://localhost:{port}"]
+
+    @property
+    def standin(self) -> Any:
+        """The stand-in's store (`app.state.standin`)."""
+        return None if self._standin_app is None else self._standin_app.state.standin
+
+    @property
+    def urls(self) -> dict[str, Any]:
+        return {
+            "page": f"{self.base_url}/",
+            "api": f"{self.base_url}/api",
+            **self._urls,
+        }
+
+    def client(self, service: str) -> Any:
+        """A boto3 client on the local moto server."""
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        """Invoke a function in-process as Lambda would (JSON in, JSON out)."""
+        assert self.functions is not None, "start() first"
+        return self.functions.invoke(logical_id, event)
+
+
+def _create_standin_app() -> Any:
+    from replicate_standin.app import create_app
+    from replicate_standin.settings import StandinSettings
+
+    return create_app(StandinSettings.from_env())
+
+
+def _post(url: str, body: bytes) -> bytes:
+    request = urllib.request.Request(url, data=body, method="POST", headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local moto
+        return response.read()

@@ -1,0 +1,661 @@
+"""In-memory predictions and the background work that moves them along.
+
+Background work (the prediction lifecycle, image fetching, webhook delivery) runs on the
+store's own asyncio loop in a daemon thread ("replicate-standin-worker"), never on the loop
+that serves HTTP. So the stand-in behaves the same under uvicorn, under uvicorn in a thread,
+and under starlette's TestClient (whose loop lives only as long as a request when it is not
+used as a context manager), and ``wait_idle()`` can block any other thread safely. The
+Pillow work runs in a small thread pool (``generation_workers``) so neither loop blocks.
+
+All state is guarded by one lock; JSON snapshots are taken under it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import concurrent.futures
+import hmac
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+import urllib.parse
+from collections.abc import Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from . import model as model_module
+from .settings import FAULT_NAMES, StandinSettings, validate_faults
+from .signing import generate_secret, new_message_id, signed_headers
+from .validation import WEBHOOK_EVENTS, CreateRequest
+
+logger = logging.getLogger("replicate_standin")
+
+MODELS: dict[str, str] = {
+    # owner/name → the version id reported on its predictions
+    "google/nano-banana": "f0a9d34b12ad1c1cd76269a844b218ff4e64e128ddaba93e15891f47368958a0",
+}
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
+FAULT_ERROR = "Prediction interrupted; please retry (code: PA)"
+_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def new_prediction_id() -> str:
+    """A Replicate-like id: 26 lowercase base32 characters."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(26))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for an error message: no query string (presigned URLs carry signatures)."""
+    if url.startswith("data:"):
+        return "data URI"
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class RateLimitError(Exception):
+    """The ``ratelimit`` fault: the create request is answered 429."""
+
+    retry_after_seconds = 1
+
+
+class UnknownModelError(Exception):
+    pass
+
+
+@dataclass
+class Prediction:
+    id: str
+    seq: int
+    model: str
+    version: str
+    input: dict[str, Any]
+    webhook: str | None
+    webhook_events_filter: list[str] | None
+    api_base: str
+    faults: frozenset[str]
+    created_at: datetime
+    status: str = "starting"
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    completed_monotonic: float | None = None
+    output: Any = None
+    error: str | None = None
+    logs: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    output_bytes: bytes | None = None
+    output_content_type: str = "image/png"
+    output_filename: str = "output.png"
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def wants(self, event: str) -> bool:
+        """Whether a webhook is sent for ``event`` (all events when no filter was given)."""
+        if not self.webhook:
+            return False
+        events = WEBHOOK_EVENTS if self.webhook_events_filter is None else self.webhook_events_filter
+        return event in events
+
+    def to_json(self, ttl_seconds: float) -> dict[str, Any]:
+        removed = self.completed_monotonic is not None and time.monotonic() - self.completed_monotonic >= ttl_seconds
+        get_url = f"{self.api_base}/v1/predictions/{self.id}"
+        return {
+            "id": self.id,
+            "model": self.model,
+            "version": self.version,
+            "input": self.input,
+            "logs": self.logs,
+            "output": self.output,
+            "data_removed": removed,
+            "error": self.error,
+            "status": self.status,
+            "source": "api",
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "completed_at": _iso(self.completed_at),
+            "urls": {"get": get_url, "cancel": f"{get_url}/cancel"},
+            "metrics": dict(self.metrics),
+            "webhook": self.webhook,
+            "webhook_events_filter": self.webhook_events_filter,
+        }
+
+
+@dataclass(frozen=True)
+class DeliveredOutput:
+    data: bytes
+    content_type: str
+    slow: bool
+
+
+class _Worker:
+    """An asyncio loop in a daemon thread, started on demand and stoppable."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self.http: httpx.AsyncClient | None = None
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is not None and self._thread is not None and self._thread.is_alive():
+                return self._loop
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def run() -> None:
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            thread = threading.Thread(target=run, name="replicate-standin-worker", daemon=True)
+            thread.start()
+            ready.wait()
+            self._loop, self._thread = loop, thread
+            self.executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self._workers, thread_name_prefix="replicate-standin-model"
+            )
+            return loop
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop())
+
+    def close(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            loop, thread, executor = self._loop, self._thread, self.executor
+            self._loop = self._thread = self.executor = None
+        if loop is None or thread is None:
+            return
+        if thread.is_alive():
+
+            async def shutdown() -> None:
+                current = asyncio.current_task()
+                tasks = [t for t in asyncio.all_tasks() if t is not current]
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                if self.http is not None:
+                    await self.http.aclose()
+                    self.http = None
+
+            try:
+                asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout)
+            except (concurrent.futures.TimeoutError, RuntimeError):
+                logger.warning("replicate stand-in: worker shutdown timed out")
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout)
+        if not thread.is_alive():
+            loop.close()
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+class StandinStore:
+    """Predictions, outputs, webhook log and background work of one stand-in app.
+
+    Reachable as ``app.state.standin``. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        settings: StandinSettings,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.webhook_secret: str = settings.webhook_secret or generate_secret()
+        self._transport = transport
+        self._lock = threading.RLock()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0
+        self._seq = 0
+        self._predictions: dict[str, Prediction] = {}
+        self._futures: dict[str, concurrent.futures.Future[Any]] = {}
+        self._deliveries: list[dict[str, Any]] = []
+        self._faults = dict(settings.faults)
+        self._rng = random.Random(settings.seed)
+        self._worker = _Worker(settings.generation_workers)
+
+    # ------------------------------------------------------------------ inspection
+
+    def list_predictions(self) -> list[dict[str, Any]]:
+        """Every prediction as Replicate JSON, newest first."""
+        with self._lock:
+            ordered = sorted(self._predictions.values(), key=lambda p: p.seq, reverse=True)
+            return [p.to_json(self.settings.output_ttl_seconds) for p in ordered]
+
+    def get_prediction(self, prediction_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            prediction = self._predictions.get(prediction_id)
+            if prediction is None:
+                return None
+            return prediction.to_json(self.settings.output_ttl_seconds)
+
+    def prediction_faults(self, prediction_id: str) -> frozenset[str]:
+        """The faults drawn for a prediction (empty for unknown ids)."""
+        with self._lock:
+            prediction = self._predictions.get(prediction_id)
+            return prediction.faults if prediction else frozenset()
+
+    def list_webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Every webhook attempt, oldest first: ``{prediction_id, event, webhook_id, url,
+        attempt, status_code, error, delivered, at}``; a dropped one has ``dropped: True``."""
+        with self._lock:
+            return [dict(entry) for entry in self._deliveries]
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return self._pending
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until no background work is pending; ``False`` on timeout.
+
+        Call from any thread except the worker; from async code use ``wait_idle_async``.
+        """
+        if threading.current_thread() is self._worker.thread:
+            raise RuntimeError("wait_idle() would deadlock on the stand-in worker thread")
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    async def wait_idle_async(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.pending:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    def set_faults(self, faults: Mapping[str, float]) -> None:
+        """Replace the fault probabilities for predictions created from now on."""
+        checked = validate_faults(faults)
+        with self._lock:
+            self._faults = checked
+
+    def close(self) -> None:
+        """Stop background work (pending work is abandoned) and the worker thread."""
+        self._worker.close()
+        with self._idle:
+            self._pending = 0
+            self._futures.clear()
+            self._idle.notify_all()
+
+    # ------------------------------------------------------------------ commands
+
+    def create(self, model_name: str, request: CreateRequest, api_base: str) -> dict[str, Any]:
+        """Create and start a prediction; return its JSON (status ``starting``).
+
+        Raises ``UnknownModelError`` or ``RateLimitError`` (the ``ratelimit`` fault).
+        """
+        version = MODELS.get(model_name)
+        if version is None:
+            raise UnknownModelError(model_name)
+        with self._lock:
+            drawn = frozenset(name for name in FAULT_NAMES if self._rng.random() < self._faults.get(name, 0.0))
+            if "ratelimit" in drawn:
+                raise RateLimitError()
+            self._seq += 1
+            prediction = Prediction(
+                id=new_prediction_id(),
+                seq=self._seq,
+                model=model_name,
+                version=version,
+                input=request.input,
+                webhook=request.webhook,
+                webhook_events_filter=request.webhook_events_filter,
+                api_base=api_base.rstrip("/"),
+                faults=drawn,
+                created_at=_now(),
+            )
+            self._predictions[prediction.id] = prediction
+            snapshot = prediction.to_json(self.settings.output_ttl_seconds)
+            self._futures[prediction.id] = self._track(self._lifecycle(prediction))
+        return snapshot
+
+    def cancel(self, prediction_id: str) -> dict[str, Any] | None:
+        """Cancel unless terminal; the ``completed`` webhook follows. ``None`` if unknown."""
+        with self._lock:
+            prediction = self._predictions.get(prediction_id)
+            if prediction is None:
+                return None
+            if not prediction.terminal:
+                self._finish(prediction, "canceled")
+                prediction.logs += "Prediction canceled.\n"
+                final = prediction.to_json(self.settings.output_ttl_seconds)
+                future = self._futures.pop(prediction_id, None)
+                if future is not None:
+                    future.cancel()
+                self._track(self._deliver_completed(prediction, final, deferred_start=None))
+            return prediction.to_json(self.settings.output_ttl_seconds)
+
+    def output(self, prediction_id: str, filename: str) -> DeliveredOutput | None:
+        """The output bytes, or ``None`` when unknown, not finished, or expired."""
+        with self._lock:
+            prediction = self._predictions.get(prediction_id)
+            if (
+                prediction is None
+                or prediction.output_bytes is None
+                or prediction.output_filename != filename
+                or prediction.completed_monotonic is None
+                or time.monotonic() - prediction.completed_monotonic >= self.settings.output_ttl_seconds
+            ):
+                return None
+            return DeliveredOutput(
+                data=prediction.output_bytes,
+                content_type=prediction.output_content_type,
+                slow="slow" in prediction.faults,
+            )
+
+    def page(
+        self, after_seq: int | None, before_seq: int | None
+    ) -> tuple[list[dict[str, Any]], int | None, int | None]:
+        """One page newest first: items older than ``after_seq`` (a "next" cursor) or the
+        page just newer than ``before_seq`` (a "previous" cursor). Returns the items, the
+        seq for a next cursor (or None) and the seq for a previous cursor (or None)."""
+        size = self.settings.page_size
+        with self._lock:
+            ordered = sorted(self._predictions.values(), key=lambda p: p.seq, reverse=True)
+            if before_seq is not None:
+                newer = [p for p in ordered if p.seq > before_seq]
+                chosen = newer[-size:]
+            elif after_seq is not None:
+                chosen = [p for p in ordered if p.seq < after_seq][:size]
+            else:
+                chosen = ordered[:size]
+            items = [p.to_json(self.settings.output_ttl_seconds) for p in chosen]
+            if not chosen:
+                return items, None, None
+            oldest, newest = chosen[-1].seq, chosen[0].seq
+            has_older = any(p.seq < oldest for p in ordered)
+            first_page = before_seq is None and after_seq is None
+            has_newer = not first_page and any(p.seq > newest for p in ordered)
+            return items, (oldest if has_older else None), (newest if has_newer else None)
+
+    # ------------------------------------------------------------------ background work
+
+    def _track(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+        """Run ``coro`` on the worker, counted in ``pending`` until it is done."""
+        with self._idle:
+            self._pending += 1
+        try:
+            future = self._worker.submit(self._guard(coro))
+        except BaseException:
+            coro.close()
+            self._done()
+            raise
+        future.add_done_callback(lambda _f: self._done())
+        return future
+
+    def _done(self) -> None:
+        with self._idle:
+            self._pending = max(0, self._pending - 1)
+            if self._pending == 0:
+                self._idle.notify_all()
+
+    @staticmethod
+    async def _guard(coro: Coroutine[Any, Any, Any]) -> Any:
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a background failure must never kill the worker
+            logger.exception("replicate stand-in: background task failed")
+            return None
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """A child task on the worker loop, also counted in ``pending``."""
+        with self._idle:
+            self._pending += 1
+        task = asyncio.get_running_loop().create_task(self._guard(coro))
+        task.add_done_callback(lambda _t: self._done())
+        return task
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._worker.http is None:
+            self._worker.http = httpx.AsyncClient(transport=self._transport, follow_redirects=True, trust_env=False)
+        return self._worker.http
+
+    def _finish(self, prediction: Prediction, status: str) -> None:
+        now = _now()
+        prediction.status = status
+        prediction.completed_at = now
+        prediction.completed_monotonic = time.monotonic()
+        started = prediction.started_at or now
+        prediction.metrics = {
+            "predict_time": round((now - started).total_seconds(), 6),
+            "total_time": round((now - prediction.created_at).total_seconds(), 6),
+        }
+        if status == "succeeded":
+            prediction.metrics["image_count"] = 1
+
+    async def _lifecycle(self, prediction: Prediction) -> None:
+        ttl = self.settings.output_ttl_seconds
+        with self._lock:
+            if prediction.terminal:
+                return
+            prediction.status = "processing"
+            prediction.started_at = _now()
+            prediction.logs = "Starting prediction\n"
+            start_json = prediction.to_json(ttl)
+        reorder = "reorder" in prediction.faults
+        deferred_start = start_json if reorder and prediction.wants("start") else None
+        progress = self._spawn(self._send_progress(prediction, start_json, not reorder))
+
+        await asyncio.sleep(self.settings.latency_seconds)
+        output_json: dict[str, Any] | None = None
+        generated: model_module.Output | None = None
+        error: str | None = None
+        if "fail" in prediction.faults:
+            error = FAULT_ERROR
+        else:
+            try:
+                generated = await self._run_model(prediction)
+            except model_module.ModelError as exc:
+                error = str(exc)
+
+        with self._lock:
+            if prediction.terminal:  # canceled meanwhile
+                return
+            if generated is not None:
+                prediction.output_bytes = generated.data
+                prediction.output_content_type = generated.content_type
+                prediction.output_filename = generated.filename
+                prediction.output = f"{self.settings.output_base_url}/delivery/{prediction.id}/{generated.filename}"
+                prediction.logs += (
+                    f"Generated {generated.job.kind} image ({generated.job.label}) "
+                    f"{generated.size[0]}x{generated.size[1]}\n"
+                )
+                output_json = prediction.to_json(ttl)
+                self._finish(prediction, "succeeded")
+            else:
+                prediction.error = error
+                prediction.logs += f"Error: {error}\n"
+                self._finish(prediction, "failed")
+            final = prediction.to_json(ttl)
+            self._futures.pop(prediction.id, None)
+
+        await progress  # start (and logs) go out before output/completed
+        if output_json is not None and prediction.wants("output"):
+            await self._post(prediction, "output", output_json, new_message_id(), retry=False)
+        await self._deliver_completed(prediction, final, deferred_start)
+
+    async def _send_progress(self, prediction: Prediction, start_json: dict[str, Any], send_start: bool) -> None:
+        """The ``start`` webhook (unless reordered) then ``logs``; each sent once."""
+        if send_start and prediction.wants("start"):
+            await self._post(prediction, "start", start_json, new_message_id(), retry=False)
+        if prediction.wants("logs"):
+            await self._post(prediction, "logs", start_json, new_message_id(), retry=False)
+
+    async def _deliver_completed(
+        self,
+        prediction: Prediction,
+        final: dict[str, Any],
+        deferred_start: dict[str, Any] | None,
+    ) -> None:
+        if prediction.wants("completed"):
+            message_id = new_message_id()
+            if "drop" in prediction.faults:
+                self._record(prediction, "completed", message_id, 0, None, None, dropped=True)
+            else:
+                await self._post(prediction, "completed", final, message_id, retry=True)
+                if "duplicate" in prediction.faults:
+                    await self._post(prediction, "completed", final, message_id, retry=True)
+        if deferred_start is not None:
+            await self._post(prediction, "start", deferred_start, new_message_id(), retry=False)
+
+    async def _run_model(self, prediction: Prediction) -> model_module.Output:
+        urls = prediction.input.get("image_input") or []
+        sources = await asyncio.gather(*(self._fetch(url) for url in urls))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._worker.executor,
+            model_module.generate,
+            prediction.input["prompt"],
+            list(zip(urls, sources, strict=True)),
+            prediction.input.get("output_format") or "png",
+            self.settings.max_input_pixels,
+        )
+
+    async def _fetch(self, url: str) -> bytes:
+        limit = self.settings.max_input_bytes
+        shown = redact_url(url)
+        if url.startswith("data:"):
+            header, comma, payload = url[5:].partition(",")
+            if not comma:
+                raise model_module.ModelError("Failed to download image: malformed data URI")
+            try:
+                if header.endswith(";base64"):
+                    data = base64.b64decode(payload, validate=False)
+                else:
+                    data = urllib.parse.unquote_to_bytes(payload)
+            except (binascii.Error, ValueError) as exc:
+                raise model_module.ModelError(f"Failed to download image: invalid data URI ({exc})") from exc
+            if len(data) > limit:
+                raise model_module.ModelError(f"Failed to download image from {shown}: larger than {limit} bytes")
+            return data
+        try:
+            async with self._http().stream("GET", url, timeout=self.settings.fetch_timeout_seconds) as response:
+                if response.status_code != 200:
+                    raise model_module.ModelError(f"Failed to download image from {shown}: HTTP {response.status_code}")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise model_module.ModelError(
+                            f"Failed to download image from {shown}: larger than {limit} bytes"
+                        )
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except httpx.HTTPError as exc:
+            raise model_module.ModelError(
+                f"Failed to download image from {shown}: {type(exc).__name__} {exc}".rstrip()
+            ) from exc
+
+    def _record(
+        self,
+        prediction: Prediction,
+        event: str,
+        message_id: str,
+        attempt: int,
+        status_code: int | None,
+        error: str | None,
+        dropped: bool = False,
+    ) -> None:
+        with self._lock:
+            self._deliveries.append(
+                {
+                    "prediction_id": prediction.id,
+                    "event": event,
+                    "webhook_id": message_id,
+                    "url": prediction.webhook,
+                    "attempt": attempt,
+                    "status_code": status_code,
+                    "error": error,
+                    "delivered": status_code is not None and 200 <= status_code < 300,
+                    "dropped": dropped,
+                    "at": _iso(_now()),
+                }
+            )
+
+    async def _post(
+        self,
+        prediction: Prediction,
+        event: str,
+        payload: dict[str, Any],
+        message_id: str,
+        retry: bool,
+    ) -> bool:
+        """POST one signed webhook; the ``completed`` one is retried with backoff."""
+        assert prediction.webhook is not None
+        body = json.dumps(payload)
+        delay = self.settings.webhook_retry_initial_seconds
+        deadline = time.monotonic() + self.settings.webhook_retry_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            status_code: int | None = None
+            error: str | None = None
+            try:
+                response = await self._http().post(
+                    prediction.webhook,
+                    content=body.encode("utf-8"),
+                    headers=signed_headers(self.webhook_secret, message_id, body),
+                    timeout=self.settings.webhook_timeout_seconds,
+                )
+                status_code = response.status_code
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            self._record(prediction, event, message_id, attempt, status_code, error)
+            if status_code is not None and 200 <= status_code < 300:
+                return True
+            if not retry or time.monotonic() + delay > deadline:
+                logger.info(
+                    "replicate stand-in: %s webhook for %s not delivered (%s)",
+                    event,
+                    prediction.id,
+                    error or f"HTTP {status_code}",
+                )
+                return False
+            await asyncio.sleep(delay)
+            delay *= 2
+
+
+def check_token(expected: str | None, authorization: str | None) -> bool:
+    """``Authorization: Bearer <token>`` (the client's form) or ``Token <token>``."""
+    if expected is None:
+        return True
+    if not authorization:
+        return False
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() not in ("bearer", "token"):
+        return False
+    return hmac.compare_digest(token.strip().encode(), expected.encode())
+
+
+def known_models() -> Iterable[str]:
+    return MODELS.keys()

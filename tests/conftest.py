@@ -1,0 +1,99 @@
+"""Shared fixtures: environment, moto resources built from template.yaml, CSVs over HTTP."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.support.aws_resources import create_bucket_from_template, create_table_from_template
+from tests.support.csv_server import serve_folder
+from tests.support.fakes import FakeWebSocketManagement
+from tests.support.resets import reset_marketplace_caches
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_PRESETS = ROOT / "samples" / "presets"
+TABLE = "marketplace-test"
+BUCKET = "marketplace-test-assets"
+TICKET_SECRET = "test-ticket-secret-0123456789"
+WEBHOOK_SECRET = "whsec_dGVzdC13ZWJob29rLXNlY3JldC0wMTIzNDU2Nzg5"
+REPLICATE_TOKEN = "r8_test_token_do_not_log"
+
+
+@pytest.fixture
+def presets_folder(tmp_path: Path) -> Path:
+    """A writable copy of the sample CSVs (tests edit them to prove reloads)."""
+    folder = tmp_path / "presets"
+    shutil.copytree(SAMPLE_PRESETS, folder)
+    return folder
+
+
+@pytest.fixture
+def csv_base_url(presets_folder: Path) -> Iterator[str]:
+    with serve_folder(presets_folder) as url:
+        yield url
+
+
+@pytest.fixture
+def base_env(monkeypatch: pytest.MonkeyPatch, csv_base_url: str) -> dict[str, str]:
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TABLE_NAME": TABLE,
+        "BUCKET_NAME": BUCKET,
+        "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:car-marketplace-test-batch",
+        "WEBSOCKET_URL": "wss://ws.example.test/prod",
+        "WEBSOCKET_MANAGEMENT_URL": "https://ws.example.test/prod",
+        "WEBHOOK_URL": "https://api.example.test/webhooks/replicate",
+        "GLOBAL_PROMPTS_CSV_URL": f"{csv_base_url}/global_prompts.csv",
+        "ANGLE_PRESETS_CSV_URL": f"{csv_base_url}/angle_presets.csv",
+        "COLOR_PRESETS_CSV_URL": f"{csv_base_url}/color_presets.csv",
+        "PRESETS_CACHE_SECONDS": "60",
+        "TICKET_SECRET": TICKET_SECRET,
+        "WEBHOOK_SECRETS": WEBHOOK_SECRET,
+        "REPLICATE_API_TOKEN": REPLICATE_TOKEN,
+        "SOURCE_URL_ALLOWED_HOSTS": "images.example.com",
+        "DEV_MODE": "true",
+        "POWERTOOLS_SERVICE_NAME": "car-marketplace-test",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "CarMarketplaceTest",
+    }
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "REPLICATE_BASE_URL", "PUBLIC_ASSET_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    reset_marketplace_caches()
+    yield env
+    reset_marketplace_caches()
+
+
+@pytest.fixture
+def aws(base_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """moto in-process with the template's table and bucket; the state machine runs for real
+    only in integration tests (here start_execution needs a machine, so one trivial one exists)."""
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": False}}):
+        create_table_from_template(boto3.client("dynamodb"), TABLE)
+        create_bucket_from_template(boto3.client("s3"), BUCKET)
+        sfn = boto3.client("stepfunctions")
+        sfn.create_state_machine(
+            name="car-marketplace-test-batch",
+            definition='{"StartAt":"Wait","States":{"Wait":{"Type":"Pass","End":true}}}',
+            roleArn="arn:aws:iam::123456789012:role/test",
+        )
+        yield base_env
+
+
+@pytest.fixture
+def ws_posts(aws: dict[str, str]) -> FakeWebSocketManagement:
+    """Captures every WebSocket push (moto's management API cannot answer 410 Gone)."""
+    from marketplace import notifier, repository
+
+    fake = FakeWebSocketManagement()
+    notifier._notifier = notifier.Notifier(repository=repository.get_repository(), client=fake)
+    return fake
