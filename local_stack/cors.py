@@ -23,7 +23,10 @@ class Cors:
 
     @classmethod
     def from_configs(
-        cls, configs: Iterable[Mapping[str, Any] | None], extra_origins: Iterable[str] = (), extra_headers: Iterable[str] = ()
+        cls,
+        configs: Iterable[Mapping[str, Any] | None],
+        extra_origins: Iterable[str] = (),
+        extra_headers: Iterable[str] = (),
     ) -> Cors | None:
         configs = [c for c in configs if c]
         if not configs:

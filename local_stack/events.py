@@ -173,7 +173,7 @@ class HttpResponse:
     body: bytes
 
 
-class BadLambdaResponse(ValueError):
+class BadLambdaResponseError(ValueError):
     """API Gateway answers 500 for a response it cannot map."""
 
 
@@ -186,9 +186,9 @@ def map_http_response(result: Any) -> HttpResponse:
     try:
         status = int(result["statusCode"])
     except (TypeError, ValueError) as exc:
-        raise BadLambdaResponse(f"statusCode {result.get('statusCode')!r}") from exc
+        raise BadLambdaResponseError(f"statusCode {result.get('statusCode')!r}") from exc
     if not 100 <= status <= 599:
-        raise BadLambdaResponse(f"statusCode {status}")
+        raise BadLambdaResponseError(f"statusCode {status}")
     headers: list[tuple[str, str]] = []
     for name, value in (result.get("headers") or {}).items():
         headers.append((str(name).lower(), _header_value(value)))
@@ -207,7 +207,7 @@ def map_http_response(result: Any) -> HttpResponse:
         try:
             body = base64.b64decode(str(raw_body), validate=False)
         except ValueError as exc:
-            raise BadLambdaResponse("body is not base64") from exc
+            raise BadLambdaResponseError("body is not base64") from exc
     else:
         body = (raw_body if isinstance(raw_body, str) else json.dumps(raw_body)).encode()
     if not any(name == "content-type" for name, _ in headers) and body:
@@ -238,9 +238,7 @@ class WsConnectionInfo:
     raw_query: str = ""
 
 
-def _ws_request_context(
-    info: WsConnectionInfo, route_key: str, event_type: str, now_ms: int
-) -> dict[str, Any]:
+def _ws_request_context(info: WsConnectionInfo, route_key: str, event_type: str, now_ms: int) -> dict[str, Any]:
     identity = {"sourceIp": info.source_ip}
     if info.user_agent:
         identity["userAgent"] = info.user_agent

@@ -4,6 +4,7 @@ its WebSocket API at `/ws`, the `@connections` management API, and the page and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import mimetypes
 import re
@@ -21,7 +22,7 @@ import anyio.to_thread
 from .connections import MAX_MESSAGE_BYTES, Connection, ConnectionRegistry, gone, too_large
 from .cors import Cors
 from .events import (
-    BadLambdaResponse,
+    BadLambdaResponseError,
     HttpRequest,
     WsConnectionInfo,
     build_http_event,
@@ -52,11 +53,11 @@ def _json(status: int, payload: Any, headers: list[tuple[str, str]] | None = Non
     return status, [("content-type", "application/json"), *(headers or [])], json.dumps(payload).encode()
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     pass
 
 
-class _ClientGone(Exception):
+class _ClientGoneError(Exception):
     pass
 
 
@@ -75,9 +76,7 @@ class Gateway:
         self.model = model
         self.functions = functions
         self.routes = RouteTable(model.http_routes)
-        self.cors = Cors.from_configs(
-            [api.cors for api in model.http_apis.values()], local_origins, [DEV_USER_HEADER]
-        )
+        self.cors = Cors.from_configs([api.cors for api in model.http_apis.values()], local_origins, [DEV_USER_HEADER])
         self.connections = ConnectionRegistry()
         self.web_dir = web_dir.resolve() if web_dir else None
         self.presets_dir = presets_dir.resolve() if presets_dir else None
@@ -139,9 +138,9 @@ class Gateway:
             return
         try:
             body = await _read_body(receive, lower)
-        except _TooLarge:
+        except _TooLargeError:
             status, out_headers, body = _json(413, {"message": "Request Entity Too Large"})
-        except _ClientGone:
+        except _ClientGoneError:
             return
         else:
             status, out_headers, body = await self._handle(method, raw_path, raw_query, headers, lower, body, scope)
@@ -190,10 +189,10 @@ class Gateway:
         except TimeoutError:
             self._emit(f"{route.function} timed out after {INTEGRATION_TIMEOUT_S}s ({route.route_key})")
             return _json(503, {"message": "Service Unavailable"}, cors_headers + request_id_header)
-        except BadLambdaResponse as exc:
+        except BadLambdaResponseError as exc:
             self._emit(f"{route.function} returned a response API Gateway cannot map: {exc}")
             return _json(500, {"message": "Internal Server Error"}, cors_headers + request_id_header)
-        except Exception:  # noqa: BLE001 - a failed invocation is a 500, as API Gateway answers
+        except Exception:
             traceback.print_exc()
             return _json(500, {"message": "Internal Server Error"}, cors_headers + request_id_header)
         names = {name for name, _ in response.headers}
@@ -236,7 +235,7 @@ class Gateway:
     async def _management(self, method: str, connection_id: str, receive: Any) -> tuple[int, Any, bytes]:
         try:
             body = await _read_body(receive, {})
-        except (_TooLarge, _ClientGone):
+        except (_TooLargeError, _ClientGoneError):
             body = b"x" * (MAX_MESSAGE_BYTES + 1)
         connection = self.connections.get(connection_id)
         if method == "POST":
@@ -246,7 +245,7 @@ class Gateway:
                 return _tuple(gone(connection_id))
             try:
                 await connection.send_data(body)
-            except Exception:  # noqa: BLE001 - the peer went away meanwhile
+            except Exception:
                 return _tuple(gone(connection_id))
             self._watch(body)
             return 200, [("content-type", "application/json")], b""
@@ -257,7 +256,7 @@ class Gateway:
         if method == "DELETE":
             try:
                 await connection.close(1000, "")
-            except Exception:  # noqa: BLE001
+            except Exception:
                 return _tuple(gone(connection_id))
             return 204, [], b""
         return _json(405, {"message": "Method Not Allowed"})
@@ -277,7 +276,8 @@ class Gateway:
             return
         if kind == "marketplaceJobUpdated":
             result = data.get("result") or {}
-            key: tuple = (kind, data.get("batchId"), result.get("angleKey"), result.get("colorKey"), result.get("status"))
+            key: tuple = (kind, data.get("batchId"), result.get("angleKey"), result.get("colorKey"))
+            key += (result.get("status"),)
             error = f" ({result['error']})" if result.get("error") else ""
             line = (
                 f"cell  batch={data.get('batchId')} angle={result.get('angleKey')} "
@@ -339,7 +339,9 @@ class Gateway:
                         break
                     if message["type"] != "websocket.receive":
                         continue
-                    data: str | bytes = message["text"] if message.get("text") is not None else message.get("bytes") or b""
+                    data: str | bytes = message.get("text")  # type: ignore[assignment]
+                    if data is None:
+                        data = message.get("bytes") or b""
                     size = len(data.encode()) if isinstance(data, str) else len(data)
                     connection.last_active_ms = int(time.time() * 1000)
                     if size > MAX_MESSAGE_BYTES:
@@ -347,7 +349,11 @@ class Gateway:
                         continue
                     route = select_ws_route(ws.route_selection_expression, data, ws.routes)
                     if route is None:
-                        forbidden = {"message": "Forbidden", "connectionId": info.connection_id, "requestId": request_id()}
+                        forbidden = {
+                            "message": "Forbidden",
+                            "connectionId": info.connection_id,
+                            "requestId": request_id(),
+                        }
                         await connection.send_data(json.dumps(forbidden).encode())
                         continue
                     tasks.start_soon(self._ws_message, ws.routes[route], route, info, data)
@@ -356,17 +362,18 @@ class Gateway:
             self._emit(f"WS disconnect {info.connection_id} ({code})")
             if "$disconnect" in ws.routes and self.accepting:
                 side = "Server" if connection.closing else "Client"
-                event = build_ws_disconnect_event(info, code, f"{side}-side close frame status code {code} and reason: {reason}")
+                why = f"{side}-side close frame status code {code} and reason: {reason}"
+                event = build_ws_disconnect_event(info, code, why)
                 try:
                     with anyio.CancelScope(shield=True):
                         await self._invoke(ws.routes["$disconnect"], event)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     traceback.print_exc()
 
     async def _ws_connect(self, function: str, info: WsConnectionInfo) -> bool:
         try:
             result = await self._invoke(function, build_ws_connect_event(info))
-        except Exception:  # noqa: BLE001 - an error in $connect refuses the connection
+        except Exception:
             traceback.print_exc()
             return False
         if isinstance(result, dict) and "statusCode" in result:
@@ -379,15 +386,13 @@ class Gateway:
     async def _ws_message(self, function: str, route: str, info: WsConnectionInfo, data: str | bytes) -> None:
         try:
             await self._invoke(function, build_ws_message_event(info, route, data))
-        except Exception:  # noqa: BLE001 - API Gateway logs and goes on
+        except Exception:
             traceback.print_exc()
 
     async def close_all(self, code: int = 1001, reason: str = "Going away") -> None:
         for connection in self.connections.all():
-            try:
+            with contextlib.suppress(Exception):
                 await connection.close(code, reason)
-            except Exception:  # noqa: BLE001, S110 - already closed
-                pass
 
 
 def _tuple(triple: tuple[int, dict[str, str], bytes]) -> tuple[int, list, bytes]:
@@ -410,17 +415,17 @@ def _content_type(file: Path) -> str:
 async def _read_body(receive: Any, lower: dict[str, str]) -> bytes:
     length = lower.get("content-length")
     if length and length.isdigit() and int(length) > MAX_REQUEST_BYTES:
-        raise _TooLarge
+        raise _TooLargeError
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise _ClientGone
+            raise _ClientGoneError
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_REQUEST_BYTES:
-            raise _TooLarge
+            raise _TooLargeError
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

@@ -122,6 +122,23 @@ def _privatise_siblings(code_dir: Path, before: set[str]) -> None:
         del sys.modules[name]
 
 
+def clear_code_caches(dirs: list[Path]) -> int:
+    """Clear the `functools` caches (settings, clients) of already imported modules that live
+    under `dirs` (layers, function folders), so a new stack's environment is read afresh."""
+    cleared = 0
+    roots = [d.resolve() for d in dirs]
+    for module in list(sys.modules.values()):
+        origin = getattr(module, "__file__", None)
+        if not origin or not any(Path(origin).resolve().is_relative_to(r) for r in roots):
+            continue
+        for value in list(vars(module).values()):
+            clear = getattr(value, "cache_clear", None)
+            if callable(clear) and getattr(value, "__module__", None) == module.__name__:
+                clear()
+                cleared += 1
+    return cleared
+
+
 class Functions:
     """The template's functions, each loaded on first use, callable in-process."""
 
@@ -208,7 +225,7 @@ class MotoLambdaDispatch:
             return b""
         try:
             return self.functions.invoke_raw(spec.logical_id, event)
-        except Exception as exc:  # noqa: BLE001 - every error becomes a function error
+        except Exception as exc:
             self.on_error(spec.logical_id, exc)
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(error_payload(exc)).encode()
@@ -216,7 +233,7 @@ class MotoLambdaDispatch:
     def _run_async(self, logical_id: str, event: Any) -> None:
         try:
             self.functions.invoke_raw(logical_id, event)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.on_error(logical_id, exc)
 
 

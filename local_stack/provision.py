@@ -54,9 +54,9 @@ def provision(model: StackModel, session: Any, endpoint_url: str, local_origins:
     for logical_id, _ in template.resources_of("AWS::S3::Bucket"):
         out.buckets[logical_id] = create_bucket(s3, template, logical_id, list(local_origins))
 
-    role_arn = client("iam").create_role(
-        RoleName=LOCAL_ROLE, AssumeRolePolicyDocument=json.dumps(_ASSUME)
-    )["Role"]["Arn"]
+    role_arn = client("iam").create_role(RoleName=LOCAL_ROLE, AssumeRolePolicyDocument=json.dumps(_ASSUME))["Role"][
+        "Arn"
+    ]
 
     lambda_client = client("lambda")
     code = _tiny_zip()
@@ -79,22 +79,39 @@ def provision(model: StackModel, session: Any, endpoint_url: str, local_origins:
             name=template.physical_name(logical_id),
             definition=state_machine_definition(template, logical_id, model.root),
             roleArn=role_arn,
-            type=str(template.resolved_properties(logical_id).get("Type")
-                     or template.resolved_properties(logical_id).get("StateMachineType") or "STANDARD"),
+            type=_state_machine_type(template.resolved_properties(logical_id)),
         )["stateMachineArn"]
         if arn != template.arn(logical_id):
             raise TemplateError(f"{logical_id}: moto gave {arn}, the template resolves {template.arn(logical_id)}")
         out.state_machines[logical_id] = arn
 
-    created = {"AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable", "AWS::S3::Bucket",
-               "AWS::Serverless::Function", "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"}
-    served = {"AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Route",
-              "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Stage", "AWS::ApiGatewayV2::Deployment",
-              "AWS::Serverless::LayerVersion", "AWS::Lambda::Permission", "AWS::S3::BucketPolicy"}
+    created = {
+        "AWS::DynamoDB::Table",
+        "AWS::Serverless::SimpleTable",
+        "AWS::S3::Bucket",
+        "AWS::Serverless::Function",
+        "AWS::Serverless::StateMachine",
+        "AWS::StepFunctions::StateMachine",
+    }
+    served = {
+        "AWS::Serverless::HttpApi",
+        "AWS::ApiGatewayV2::Api",
+        "AWS::ApiGatewayV2::Route",
+        "AWS::ApiGatewayV2::Integration",
+        "AWS::ApiGatewayV2::Stage",
+        "AWS::ApiGatewayV2::Deployment",
+        "AWS::Serverless::LayerVersion",
+        "AWS::Lambda::Permission",
+        "AWS::S3::BucketPolicy",
+    }
     for logical_id, resource in template.resources.items():
         if resource.get("Type") not in created | served:
             out.skipped.append(f"{logical_id} ({resource.get('Type')})")
     return out
+
+
+def _state_machine_type(props: dict[str, Any]) -> str:
+    return str(props.get("Type") or props.get("StateMachineType") or "STANDARD")
 
 
 def create_table(dynamodb: Any, template: Template, logical_id: str) -> str:
@@ -132,7 +149,10 @@ def create_table(dynamodb: Any, template: Template, logical_id: str) -> str:
 
 
 def _throughput(value: dict[str, Any]) -> dict[str, int]:
-    return {"ReadCapacityUnits": int(value["ReadCapacityUnits"]), "WriteCapacityUnits": int(value["WriteCapacityUnits"])}
+    return {
+        "ReadCapacityUnits": int(value["ReadCapacityUnits"]),
+        "WriteCapacityUnits": int(value["WriteCapacityUnits"]),
+    }
 
 
 def create_simple_table(dynamodb: Any, template: Template, logical_id: str) -> str:
@@ -184,7 +204,7 @@ def state_machine_definition(template: Template, logical_id: str, root: Path) ->
     elif isinstance(props.get("DefinitionString"), str):
         text = props["DefinitionString"]
     else:
-        raise TemplateError(f"{logical_id}: the local stack needs a local DefinitionUri, Definition or DefinitionString")
+        raise TemplateError(f"{logical_id}: needs a local DefinitionUri, Definition or DefinitionString")
     for key, value in (props.get("DefinitionSubstitutions") or {}).items():
         text = text.replace("${" + key + "}", str(value))
     try:

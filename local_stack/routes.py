@@ -70,9 +70,7 @@ class RouteTable:
             found = compiled.pattern.match(raw_path)
             if found is None:
                 continue
-            params = {
-                name: unquote(found.group(f"p{i}")) for i, name in enumerate(compiled.params)
-            }
+            params = {name: unquote(found.group(f"p{i}")) for i, name in enumerate(compiled.params)}
             return route, params
         return None
 

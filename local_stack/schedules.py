@@ -59,7 +59,7 @@ class Scheduler:
         try:
             self.invoke(function, event)
             self.fired += 1
-        except Exception:  # noqa: BLE001 - a failed run is reported, the schedule goes on
+        except Exception:
             if self.log is not None:
                 self.log(f"schedule {key} failed after {(time.perf_counter() - started) * 1000:.0f}ms:")
             traceback.print_exc()

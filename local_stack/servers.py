@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -51,7 +52,7 @@ class UvicornThread:
     def _run(self) -> None:
         try:
             self.server.run(sockets=[self.sock])
-        except BaseException as exc:  # noqa: BLE001 - reported by start()
+        except BaseException as exc:
             self.error = exc
 
     def start(self, timeout: float = 10.0) -> None:
@@ -70,10 +71,8 @@ class UvicornThread:
         if self.thread.is_alive():
             self.server.force_exit = True
             self.thread.join(timeout)
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
 
 class MotoThread:
@@ -93,13 +92,13 @@ class MotoThread:
         return int(self.server.get_host_and_port()[1])
 
     def stop(self, timeout: float = 2.0) -> None:
-        wsgi = self.server._server  # noqa: SLF001 - ThreadedMotoServer never closes its socket
+        wsgi = self.server._server
         if wsgi is None:
             return
         stopper = threading.Thread(target=wsgi.shutdown, daemon=True)
         stopper.start()
         stopper.join(timeout)
-        thread = self.server._thread  # noqa: SLF001
+        thread = self.server._thread
         if thread is not None:
             thread.join(timeout)
         wsgi.server_close()

@@ -17,7 +17,7 @@ from typing import Any
 
 from .environment import LocalSecrets, local_environment
 from .gateway import Gateway
-from .lambdas import Functions, MotoLambdaDispatch
+from .lambdas import Functions, MotoLambdaDispatch, clear_code_caches
 from .model import StackModel
 from .provision import Provisioned, provision
 from .schedules import Scheduler
@@ -114,6 +114,7 @@ class LocalStack:
         for extra in (self.root,):
             if str(extra) not in sys.path:
                 sys.path.append(str(extra))
+        clear_code_caches(self._code_dirs())
         self._configure_moto()
         self._dispatch = MotoLambdaDispatch(self.functions, self._function_error)
         self._dispatch.install()
@@ -121,7 +122,9 @@ class LocalStack:
         import boto3
 
         session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=template.region
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
+            region_name=template.region,
         )
         self.resources = provision(self.model, session, self.moto_url, self.local_origins)
         if self.log and self.resources.skipped:
@@ -168,6 +171,8 @@ class LocalStack:
         if self._dispatch:
             self._dispatch.uninstall()
         self._restore()
+        if self.model is not None:
+            clear_code_caches(self._code_dirs())
         with LocalStack._active_lock:
             if LocalStack._active is self:
                 LocalStack._active = None
@@ -177,6 +182,12 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _code_dirs(self) -> list[Path]:
+        assert self.model is not None
+        dirs = {spec.code_dir for spec in self.model.functions.values()}
+        dirs |= {layer for spec in self.model.functions.values() for layer in spec.layer_dirs}
+        return sorted(dirs)
 
     # -- environment and moto config -------------------------------------------------------
 
@@ -235,28 +246,29 @@ class LocalStack:
             os.environ.update(self._saved_environ)
             self._saved_environ = None
         if self._saved_sys_path is not None:
-            sys.path[:] = self._saved_sys_path + [p for p in sys.path if p not in self._saved_sys_path and "layers" in p]
+            sys.path[:] = self._saved_sys_path
             self._saved_sys_path = None
 
-    def _stop_executions(self) -> None:
+    def _stop_executions(self, budget_s: float = 1.5) -> None:
         """Ask running executions to stop so their threads wind down (best effort, bounded)."""
         if not self.resources or not self.resources.state_machines:
             return
-        try:
-            from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+        from botocore.config import Config
 
-            backend = stepfunctions_parser_backends[self.model.template.account_id][self.model.template.region]
-            for execution in list(getattr(backend, "executions", {}).values()):
-                if getattr(execution, "exec_status", None) == "RUNNING" or str(
-                    getattr(execution, "exec_status", "")
-                ).endswith("RUNNING"):
-                    try:
-                        backend.stop_execution(execution.exec_arn, error=None, cause="local stack stopped")
-                    except Exception:  # noqa: BLE001, S110 - already finished
-                        pass
-        except Exception:  # noqa: BLE001 - never block a stop on this
+        deadline = time.monotonic() + budget_s
+        try:
+            quick = Config(connect_timeout=0.5, read_timeout=0.5, retries={"max_attempts": 0})
+            sfn = self.client("stepfunctions", config=quick)
+            for arn in self.resources.state_machines.values():
+                pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING")
+                for page in pages:
+                    for execution in page["executions"]:
+                        if time.monotonic() > deadline:
+                            return
+                        sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack stopped")
+        except Exception as exc:
             if self.log:
-                traceback.print_exc()
+                self.log(f"stopping executions: {exc}")
 
     def _function_error(self, logical_id: str, exc: BaseException) -> None:
         if self.log:
@@ -303,7 +315,7 @@ class LocalStack:
             **self._urls,
         }
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client on the local moto server."""
         import boto3
 
@@ -312,7 +324,8 @@ class LocalStack:
             endpoint_url=self.moto_url,
             region_name="us-east-1",
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
+            **kwargs,
         )
 
     def invoke(self, logical_id: str, event: Any) -> Any:
@@ -329,6 +342,7 @@ def _create_standin_app() -> Any:
 
 
 def _post(url: str, body: bytes) -> bytes:
-    request = urllib.request.Request(url, data=body, method="POST", headers={"content-type": "application/json"})
+    headers = {"content-type": "application/json"}
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310 - local moto
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local moto
         return response.read()

@@ -340,7 +340,7 @@ class Template:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(self.resolve(arg))
             if key == "Condition":
@@ -354,7 +354,7 @@ class Template:
                 resolved[key] = item
         return resolved
 
-    def _function(self, name: str, arg: Any) -> Any:  # noqa: C901, PLR0911, PLR0912
+    def _function(self, name: str, arg: Any) -> Any:
         if name == "Sub":
             return self._sub(arg)
         if name == "GetAtt":

@@ -16,7 +16,10 @@ import asyncio
 import base64
 import binascii
 import concurrent.futures
+import contextlib
+import copy
 import hmac
+import inspect
 import json
 import logging
 import random
@@ -24,7 +27,7 @@ import secrets
 import threading
 import time
 import urllib.parse
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -116,13 +119,14 @@ class Prediction:
         return event in events
 
     def to_json(self, ttl_seconds: float) -> dict[str, Any]:
+        """The Replicate prediction object (a copy: callers may keep or change it)."""
         removed = self.completed_monotonic is not None and time.monotonic() - self.completed_monotonic >= ttl_seconds
         get_url = f"{self.api_base}/v1/predictions/{self.id}"
         return {
             "id": self.id,
             "model": self.model,
             "version": self.version,
-            "input": self.input,
+            "input": copy.deepcopy(self.input),
             "logs": self.logs,
             "output": self.output,
             "data_removed": removed,
@@ -185,6 +189,14 @@ class _Worker:
     def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
         return asyncio.run_coroutine_threadsafe(coro, self.loop())
 
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run ``callback(*args)`` on the worker loop (no-op when the worker is stopped)."""
+        with self._lock:
+            loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(callback, *args)
+
     def close(self, timeout: float = 5.0) -> None:
         with self._lock:
             loop, thread, executor = self._loop, self._thread, self.executor
@@ -234,7 +246,7 @@ class StandinStore:
         self._pending = 0
         self._seq = 0
         self._predictions: dict[str, Prediction] = {}
-        self._futures: dict[str, concurrent.futures.Future[Any]] = {}
+        self._tasks: dict[str, asyncio.Task[Any]] = {}  # running lifecycles, touched on the worker loop only
         self._deliveries: list[dict[str, Any]] = []
         self._faults = dict(settings.faults)
         self._rng = random.Random(settings.seed)
@@ -301,7 +313,6 @@ class StandinStore:
         self._worker.close()
         with self._idle:
             self._pending = 0
-            self._futures.clear()
             self._idle.notify_all()
 
     # ------------------------------------------------------------------ commands
@@ -333,7 +344,7 @@ class StandinStore:
             )
             self._predictions[prediction.id] = prediction
             snapshot = prediction.to_json(self.settings.output_ttl_seconds)
-            self._futures[prediction.id] = self._track(self._lifecycle(prediction))
+            self._track(self._lifecycle(prediction))
         return snapshot
 
     def cancel(self, prediction_id: str) -> dict[str, Any] | None:
@@ -346,9 +357,7 @@ class StandinStore:
                 self._finish(prediction, "canceled")
                 prediction.logs += "Prediction canceled.\n"
                 final = prediction.to_json(self.settings.output_ttl_seconds)
-                future = self._futures.pop(prediction_id, None)
-                if future is not None:
-                    future.cancel()
+                self._worker.call_soon(self._cancel_lifecycle, prediction_id)
                 self._track(self._deliver_completed(prediction, final, deferred_start=None))
             return prediction.to_json(self.settings.output_ttl_seconds)
 
@@ -407,7 +416,7 @@ class StandinStore:
             coro.close()
             self._done()
             raise
-        future.add_done_callback(lambda _f: self._done())
+        future.add_done_callback(lambda _f: self._settle(coro))
         return future
 
     def _done(self) -> None:
@@ -431,8 +440,22 @@ class StandinStore:
         with self._idle:
             self._pending += 1
         task = asyncio.get_running_loop().create_task(self._guard(coro))
-        task.add_done_callback(lambda _t: self._done())
+        task.add_done_callback(lambda _t: self._settle(coro))
         return task
+
+    def _settle(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Background work ended. A coroutine cancelled before it ever ran is closed here (once
+        its task is done nothing can start it any more), so no "never awaited" warning."""
+        if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+            coro.close()
+        self._done()
+
+    def _cancel_lifecycle(self, prediction_id: str) -> None:
+        """On the worker loop: stop a running lifecycle (a not yet started one sees the
+        terminal status and returns at once)."""
+        task = self._tasks.pop(prediction_id, None)
+        if task is not None:
+            task.cancel()
 
     def _http(self) -> httpx.AsyncClient:
         if self._worker.http is None:
@@ -453,6 +476,16 @@ class StandinStore:
             prediction.metrics["image_count"] = 1
 
     async def _lifecycle(self, prediction: Prediction) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks[prediction.id] = task
+        try:
+            await self._run_lifecycle(prediction)
+        finally:
+            if self._tasks.get(prediction.id) is task:
+                del self._tasks[prediction.id]
+
+    async def _run_lifecycle(self, prediction: Prediction) -> None:
         ttl = self.settings.output_ttl_seconds
         with self._lock:
             if prediction.terminal:
@@ -496,7 +529,6 @@ class StandinStore:
                 prediction.logs += f"Error: {error}\n"
                 self._finish(prediction, "failed")
             final = prediction.to_json(ttl)
-            self._futures.pop(prediction.id, None)
 
         await progress  # start (and logs) go out before output/completed
         if output_json is not None and prediction.wants("output"):
@@ -536,7 +568,7 @@ class StandinStore:
             model_module.generate,
             prediction.input["prompt"],
             list(zip(urls, sources, strict=True)),
-            prediction.input.get("output_format") or "png",
+            prediction.input.get("output_format") or "jpg",  # the real model defaults to jpg
             self.settings.max_input_pixels,
         )
 

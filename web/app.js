@@ -130,7 +130,10 @@ function contentTypeOf(file) {
 function formatDate(iso) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return "";
-  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const sameYear = d.getFullYear() === new Date().getFullYear();
+  return d.toLocaleString(undefined, {
+    month: "short", day: "numeric", ...(sameYear ? {} : { year: "numeric" }), hour: "numeric", minute: "2-digit",
+  });
 }
 
 // ------------------------------------------------------------------ toasts & banner
@@ -360,6 +363,7 @@ async function generate() {
     for (const c of res.cells || []) debug(`enqueue ${c.type} angle=${c.angleKey} color=${c.colorKey || "-"}`);
     startBatch(res, body);
     toast("Batch started", "success");
+    if (SMALL_SCREEN.matches) $("matrix-title").scrollIntoView({ behavior: "smooth", block: "start" });
   } catch (err) {
     toastError(err);
   } finally {
@@ -1066,6 +1070,9 @@ async function loadPresets() {
 
 async function boot() {
   wire();
+  const activeTab = document.querySelector(".app-tab.active");
+  const tabStrip = activeTab.parentElement;
+  if (tabStrip.scrollWidth > tabStrip.clientWidth) tabStrip.scrollLeft = activeTab.offsetLeft - tabStrip.offsetLeft - 8;
   renderThumbs();
   updateForm();
   renderProgress(null);

@@ -165,17 +165,20 @@ export class MatrixView {
       media = el("button", { type: "button", class: "cell-media thumb-btn", "aria-label": `Open ${what} full size` }, [img, tag]);
       media.addEventListener("click", () => ctx.onOpen(cellKey(cell.angleKey, cell.colorKey)));
       const dl = el("a", {
-        class: "btn small",
+        class: "btn small icon-only download",
         href: cell.imageUrl || cell.thumbUrl,
         download: `${cell.angleKey}-${cell.colorKey || "angle"}.png`,
         target: "_blank",
         rel: "noopener",
-      }, [icon("download"), "Download"]);
+        "aria-label": "Download",
+        title: "Download full-size PNG",
+      }, icon("download"));
       const save = el("button", {
         type: "button",
         class: `btn small save${saved ? " saved" : ""}`,
         "aria-pressed": String(saved),
-      }, saved ? "Saved ✓" : "Save to Gallery");
+        title: saved ? "In your Gallery: show it" : "Save to Gallery",
+      }, el("span", { class: "btn-label" }, saved ? "Saved ✓" : "Save to Gallery"));
       save.addEventListener("click", () => ctx.onSave(cell));
       actions = el("div", { class: "cell-actions" }, [dl, save]);
     } else if (cell.status === "failed") {

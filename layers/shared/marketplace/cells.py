@@ -274,6 +274,8 @@ def record_failure(batch_id: str, angle_key: str, color_key: str | None, error: 
     cells = repo.list_cells(batch_id)
     angle = next((c for c in cells if c.get("angleKey") == angle_key and not c.get("colorKey")), None)
     label = (angle or {}).get("angleLabel") or angle_key
+    if angle and angle.get("status") == "failed" and angle.get("error"):
+        reason = str(angle["error"])  # the cell's own reason beats the workflow's summary
     for cell in cells:
         if cell.get("angleKey") != angle_key or not cell.get("colorKey") or cell.get("status") in TERMINAL:
             continue

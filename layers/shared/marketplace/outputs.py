@@ -155,9 +155,9 @@ def _decode_data_uri(uri: str) -> bytes:
 
 def _download(url: str) -> bytes:
     deadline = time.monotonic() + DOWNLOAD_DEADLINE_SECONDS
-    session = _session()
     for _ in range(MAX_REDIRECTS + 1):
         check_output_url(url)
+        session = _session()
         try:
             response = session.get(
                 url,

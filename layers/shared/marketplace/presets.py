@@ -313,9 +313,7 @@ class _Table:
         return self._cell(cells, self.index.get(column))
 
 
-def _check_key(
-    sheet: str, column: str, key: str, row: int, seen: dict[str, tuple[str, int]]
-) -> None:
+def _check_key(sheet: str, column: str, key: str, row: int, seen: dict[str, tuple[str, int]]) -> None:
     if not KEY_PATTERN.fullmatch(key):
         detail = (
             "the key is empty"
@@ -363,9 +361,7 @@ def parse_global_prompts(text: str) -> dict[str, PromptTemplate]:
             raise _invalid(sheet, "key", f"required template '{key}' is missing")
         used = placeholders_in(tpl.prompt_template)
         if needed not in used:
-            raise _invalid(
-                sheet, "prompt_template", f"template '{key}' must contain the placeholder {{{{{needed}}}}}"
-            )
+            raise _invalid(sheet, "prompt_template", f"template '{key}' must contain the placeholder {{{{{needed}}}}}")
         unknown = sorted(set(used) - allowed)
         if unknown:
             names = ", ".join(f"{{{{{u}}}}}" for u in unknown)
@@ -464,7 +460,7 @@ class SheetFetchError(Exception):
         super().__init__(f"sheet {sheet} could not be fetched: {detail or 'unknown error'}")
 
 
-class _Retryable(Exception):
+class _RetryableError(Exception):
     def __init__(self, reason: str, status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -489,13 +485,13 @@ def _fetch_once(session: requests.Session, url: str, sheet: str) -> bytes:
             url, timeout=FETCH_TIMEOUT, stream=True, headers={"Accept": "text/csv, text/plain;q=0.9, */*;q=0.1"}
         )
     except (requests.ConnectionError, requests.Timeout) as exc:
-        raise _Retryable(type(exc).__name__) from None
+        raise _RetryableError(type(exc).__name__) from None
     except requests.RequestException as exc:  # invalid URL, too many redirects, ...
         raise SheetFetchError(sheet, None, type(exc).__name__) from None
     with resp:
         status = resp.status_code
         if status >= 500:
-            raise _Retryable(f"HTTP {status}", status)
+            raise _RetryableError(f"HTTP {status}", status)
         if not 200 <= status < 300:
             raise SheetFetchError(sheet, status)
         ctype = resp.headers.get("Content-Type", "").lower()
@@ -512,9 +508,9 @@ def _fetch_once(session: requests.Session, url: str, sheet: str) -> bytes:
                 if len(buf) > MAX_SHEET_BYTES:
                     raise _invalid(sheet, None, f"the sheet is larger than {MAX_SHEET_BYTES} bytes")
                 if time.monotonic() - started > FETCH_TOTAL_SECONDS:
-                    raise _Retryable("Timeout (body too slow)")
+                    raise _RetryableError("Timeout (body too slow)")
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-            raise _Retryable(type(exc).__name__) from None
+            raise _RetryableError(type(exc).__name__) from None
         except requests.RequestException as exc:
             raise SheetFetchError(sheet, status, type(exc).__name__) from None
         return bytes(buf)
@@ -536,7 +532,7 @@ def fetch_sheet(url: str, sheet: str, session: requests.Session | None = None) -
         for attempt in range(1, FETCH_ATTEMPTS + 1):
             try:
                 body = _fetch_once(sess, url, sheet)
-            except _Retryable as exc:
+            except _RetryableError as exc:
                 if attempt >= FETCH_ATTEMPTS:
                     raise SheetFetchError(sheet, exc.status, "" if exc.status else exc.reason) from None
                 logger.info(
@@ -709,9 +705,7 @@ class PresetsStore:
                     "Presets sheet unavailable and no last good copy",
                     extra={"sheet": sheet, "status": exc.status, "reason": str(exc)},
                 )
-                raise PresetsUnavailable(
-                    f"sheet {sheet} could not be fetched ({exc}) and no last good copy exists"
-                )
+                raise PresetsUnavailable(f"sheet {sheet} could not be fetched ({exc}) and no last good copy exists")
             logger.warning(
                 "Presets sheet fetch failed; serving the last good copy",
                 extra={"sheet": sheet, "status": exc.status, "reason": str(exc), "source": source},
@@ -753,9 +747,7 @@ class PresetsStore:
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code not in ("NoSuchKey", "404", "NotFound"):
-                logger.warning(
-                    "Could not read the last good presets copy", extra={"sheet": sheet, "error": code}
-                )
+                logger.warning("Could not read the last good presets copy", extra={"sheet": sheet, "error": code})
             return None, "none"
         except BotoCoreError as exc:
             logger.warning(

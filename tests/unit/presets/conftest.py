@@ -2,19 +2,9 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from moto import mock_aws
-from presets_testkit import CountingS3, FakeClock, RecordingLogger, SheetServer
-
 from marketplace import presets as presets_module
-
-BUCKET = "presets-test-bucket"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # Harmless if the project's pyproject.toml registers them too.
-    config.addinivalue_line("markers", "unit: fast tests without sockets")
-    config.addinivalue_line("markers", "integration: tests that use local sockets / moto")
-
+from moto import mock_aws
+from presets_testkit import BUCKET, CountingS3, FakeClock, RecordingLogger, SheetServer
 
 @pytest.fixture(autouse=True)
 def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:

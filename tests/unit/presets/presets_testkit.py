@@ -13,6 +13,7 @@ from marketplace.presets import SHEET_ANGLES, SHEET_COLORS, SHEET_GLOBAL
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES = REPO / "samples" / "presets"
+BUCKET = "presets-test-bucket"
 FILES = {SHEET_GLOBAL: "global_prompts", SHEET_ANGLES: "angle_presets", SHEET_COLORS: "color_presets"}
 
 
@@ -69,7 +70,8 @@ class SheetServer:
     """A tiny HTTP server for the CSVs. Per path: a body, and a queue of one-shot actions.
 
     Actions: ``("status", 500)`` answer that status once; ``("sleep", s)`` wait ``s`` seconds
-    before answering normally; ``("drop",)`` close the connection without answering.
+    before answering normally; ``("drop",)`` close the connection without answering;
+    ``("stream",)`` answer without Content-Length (the body ends when the connection closes).
     ``always`` holds an action applied to every request of a path until cleared.
     """
 
@@ -87,7 +89,7 @@ class SheetServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0].lstrip("/")
                 with server.lock:
                     server.counts[path] += 1
@@ -102,13 +104,17 @@ class SheetServer:
                         self._send(action[1], b"error", "text/plain")
                         return
                 status, body, ctype = server.bodies.get(path, (404, b"not found", "text/plain"))
-                self._send(status, body, ctype)
+                self._send(status, body, ctype, with_length=not (action and action[0] == "stream"))
 
-            def _send(self, status: int, body: bytes, ctype: str) -> None:
+            def _send(self, status: int, body: bytes, ctype: str, with_length: bool = True) -> None:
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", ctype)
-                    self.send_header("Content-Length", str(len(body)))
+                    if with_length:
+                        self.send_header("Content-Length", str(len(body)))
+                    else:  # body until the connection closes
+                        self.send_header("Connection", "close")
+                        self.close_connection = True
                     self.end_headers()
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
@@ -121,7 +127,9 @@ class SheetServer:
         self.thread.start()
         self.running = True
 
-    def set(self, name: str, body: str | bytes, status: int = 200, content_type: str = "text/csv; charset=utf-8") -> None:
+    def set(
+        self, name: str, body: str | bytes, status: int = 200, content_type: str = "text/csv; charset=utf-8"
+    ) -> None:
         data = body.encode("utf-8") if isinstance(body, str) else body
         with self.lock:
             self.bodies[f"{name}.csv"] = (status, data, content_type)

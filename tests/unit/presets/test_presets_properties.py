@@ -8,7 +8,6 @@ import io
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from marketplace.errors import PresetsInvalid
 from marketplace.presets import (
     KEY_PATTERN,
@@ -27,11 +26,13 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 KEYS = st.from_regex(KEY_PATTERN, fullmatch=True)
 # Any text but CR (CRLF/CR inside a quoted cell are normalised to LF by design) and already trimmed.
-VALUE = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), min_size=1, max_size=25)
+VALUE = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), min_size=1, max_size=25
+)
 VALUE = VALUE.map(str.strip).filter(bool)
-NO_BRACES = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r{}"), max_size=25
-).map(str.strip)
+NO_BRACES = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r{}"), max_size=25).map(
+    str.strip
+)
 TRUE_SPELLINGS = ["TRUE", "true", "True", "1", "yes", "YES", "y", "Y", ""]
 FALSE_SPELLINGS = ["FALSE", "false", "0", "no", "NO", "n", "N"]
 
@@ -85,7 +86,9 @@ def messy_csv(draw, header: list[str], rows: list[list[str]]):
     pad = st.sampled_from(["", " ", "  ", "\t"])
 
     def variant(name: str) -> str:
-        shape = draw(st.sampled_from([name, name.upper(), name.title(), name.replace("_", " "), name.replace("_", "-")]))
+        shape = draw(
+            st.sampled_from([name, name.upper(), name.title(), name.replace("_", " "), name.replace("_", "-")])
+        )
         return draw(pad) + shape + draw(pad)
 
     columns = [variant(h) for h in header]
@@ -113,9 +116,12 @@ def messy_csv(draw, header: list[str], rows: list[list[str]]):
         records.insert(draw(st.integers(0, len(records))), blank)
 
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator=draw(st.sampled_from(["\n", "\r\n", "\r"])))
-    writer.writerows(records)
-    return draw(st.sampled_from(["", "\ufeff"])) + out.getvalue()
+    # Written with CRLF so cells holding a line break are quoted (Python 3.11's writer only quotes
+    # characters of its own lineterminator), then switched to the drawn line ending. No cell
+    # holds a CR, so every CRLF is a record end.
+    csv.writer(out, lineterminator="\r\n").writerows(records)
+    newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    return draw(st.sampled_from(["", "\ufeff"])) + out.getvalue().replace("\r\n", newline)
 
 
 def _bool_cell(draw, value: bool) -> str:

@@ -11,13 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from PIL import Image, ImageChops, ImageDraw
-from starlette.testclient import TestClient
 
 from replicate_standin import StandinSettings, StandinStore, create_app
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parents[3]
 IMAGES = "http://images.test"
@@ -38,11 +40,21 @@ def car_photo(
     draw.rectangle((0, int(height * 0.7), width, height), fill=(52, 50, 48))
     draw.rounded_rectangle((width * 0.15, height * 0.45, width * 0.85, height * 0.68), radius=30, fill=colour)
     draw.polygon(
-        [(width * 0.3, height * 0.46), (width * 0.38, height * 0.3), (width * 0.62, height * 0.3), (width * 0.72, height * 0.46)],
+        [
+            (width * 0.3, height * 0.46),
+            (width * 0.38, height * 0.3),
+            (width * 0.62, height * 0.3),
+            (width * 0.72, height * 0.46),
+        ],
         fill=colour,
     )
     draw.polygon(
-        [(width * 0.33, height * 0.45), (width * 0.4, height * 0.33), (width * 0.49, height * 0.33), (width * 0.49, height * 0.45)],
+        [
+            (width * 0.33, height * 0.45),
+            (width * 0.4, height * 0.33),
+            (width * 0.49, height * 0.33),
+            (width * 0.49, height * 0.45),
+        ],
         fill=(90, 100, 110),
     )
     for centre in (width * 0.3, width * 0.7):
@@ -130,9 +142,7 @@ class FakeNetwork:
                     return httpx.Response(404, text="no such image")
                 return httpx.Response(200, content=data, headers={"content-type": "image/jpeg"})
             if request.url.host == "hooks.test":
-                self.webhooks.append(
-                    Webhook(dict(request.headers), request.content.decode("utf-8"), time.monotonic())
-                )
+                self.webhooks.append(Webhook(dict(request.headers), request.content.decode("utf-8"), time.monotonic()))
                 status = self.hook_statuses.pop(0) if self.hook_statuses else 200
                 return httpx.Response(status)
         raise httpx.ConnectError("host unreachable", request=request)
@@ -162,6 +172,8 @@ FAST = {
 @contextmanager
 def standin(network: FakeNetwork, **overrides: Any) -> Iterator[tuple[TestClient, StandinStore]]:
     """A stand-in app behind starlette's TestClient, with fast timings unless overridden."""
+    from starlette.testclient import TestClient  # here: importing it warns (httpx → httpx2)
+
     settings = StandinSettings(**{**FAST, **overrides})
     app = create_app(settings, transport=network.transport)
     with TestClient(app) as client:

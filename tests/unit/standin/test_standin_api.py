@@ -90,7 +90,9 @@ def test_given_a_data_uri_input_when_created_then_it_is_used_without_any_downloa
     assert network.image_requests == []
 
 
-def test_given_an_unreachable_image_when_processed_then_the_prediction_fails_with_a_download_error(network: FakeNetwork):
+def test_given_an_unreachable_image_when_processed_then_the_prediction_fails_with_a_download_error(
+    network: FakeNetwork,
+):
     with standin(network) as (client, store):
         created = create(client, "angle: front", ["http://images.test/missing.jpg?X-Amz-Signature=secret"]).json()
         assert store.wait_idle(10)
@@ -154,9 +156,7 @@ def test_given_the_version_route_when_created_with_the_model_name_then_it_works_
 ):
     with standin(network, latency_seconds=5) as (client, _store):
         by_name = client.post("/v1/predictions", json={"version": "google/nano-banana", "input": {"prompt": "x"}})
-        by_id = client.post(
-            "/v1/predictions", json={"version": MODELS["google/nano-banana"], "input": {"prompt": "x"}}
-        )
+        by_id = client.post("/v1/predictions", json={"version": MODELS["google/nano-banana"], "input": {"prompt": "x"}})
         unknown = client.post("/v1/predictions", json={"version": "acme/x:123", "input": {"prompt": "x"}})
         missing = client.post("/v1/predictions", json={"input": {"prompt": "x"}})
     assert by_name.status_code == by_id.status_code == 201
@@ -240,6 +240,16 @@ def test_given_a_jpg_output_format_when_finished_then_the_output_is_a_jpeg_url(n
         url = client.get(f"/v1/predictions/{created['id']}").json()["output"]
         response = client.get(url.removeprefix("http://testserver"))
     assert url.endswith("/output.jpg") and response.headers["content-type"] == "image/jpeg"
+
+
+def test_given_no_output_format_when_finished_then_the_output_is_a_jpeg_like_the_real_model(network: FakeNetwork):
+    with standin(network) as (client, store):
+        created = client.post(MODEL_PATH, json={"input": {"prompt": "angle: x"}}).json()
+        assert store.wait_idle(5)
+        url = client.get(f"/v1/predictions/{created['id']}").json()["output"]
+        data = client.get(url.removeprefix("http://testserver")).content
+    assert url.endswith("/output.jpg") and data[:3] == b"\xff\xd8\xff"
+    assert created["input"] == {"prompt": "angle: x"}  # the input is echoed as sent
 
 
 def test_given_prefer_wait_when_created_then_the_answer_is_already_terminal(network: FakeNetwork):

@@ -65,7 +65,10 @@ def test_given_a_colour_name_without_an_instruction_when_classified_then_it_is_a
     [
         ("Render the car. angle: rear three-quarter, low camera", "rear three-quarter"),
         ("Show the car from the left side view please", "left side"),
-        ("Studio photograph of a hatchback with soft light and a long description", "Studio photograph of a hatchback with s…"),
+        (
+            "Studio photograph of a hatchback with soft light and a long description",
+            "Studio photograph of a hatchback with s…",
+        ),
     ],
 )
 def test_given_angle_prompts_when_labelled_then_a_short_readable_label_is_extracted(prompt: str, label: str):
@@ -74,7 +77,9 @@ def test_given_angle_prompts_when_labelled_then_a_short_readable_label_is_extrac
 
 @settings(max_examples=60, deadline=None)
 @given(st.text(max_size=300), st.integers(min_value=0, max_value=4))
-def test_given_any_prompt_when_classified_then_the_label_is_short_and_colour_jobs_have_one_image(prompt: str, count: int):
+def test_given_any_prompt_when_classified_then_the_label_is_short_and_colour_jobs_have_one_image(
+    prompt: str, count: int
+):
     job = model.classify(prompt, count)
     assert len(job.label) <= 40
     if job.kind == "color":
