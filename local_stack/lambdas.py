@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import threading
 import time
@@ -126,10 +127,10 @@ def clear_code_caches(dirs: list[Path]) -> int:
     """Clear the `functools` caches (settings, clients) of already imported modules that live
     under `dirs` (layers, function folders), so a new stack's environment is read afresh."""
     cleared = 0
-    roots = [d.resolve() for d in dirs]
+    roots = tuple(os.path.join(os.path.realpath(d), "") for d in dirs)
     for module in list(sys.modules.values()):
         origin = getattr(module, "__file__", None)
-        if not origin or not any(Path(origin).resolve().is_relative_to(r) for r in roots):
+        if not isinstance(origin, str) or not os.path.abspath(origin).startswith(roots):
             continue
         for value in list(vars(module).values()):
             clear = getattr(value, "cache_clear", None)

@@ -161,13 +161,16 @@ class LocalStack:
             self._scheduler.stop()
         if self.gateway:
             self.gateway.accepting = False
-        if self._gateway_server:
-            self._gateway_server.stop()
-        if self._standin_server:
-            self._standin_server.stop()
         self._stop_executions()
-        if self._moto:
-            self._moto.stop()
+        stoppers = [
+            threading.Thread(target=server.stop, daemon=True)
+            for server in (self._gateway_server, self._standin_server, self._moto)
+            if server is not None
+        ]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join(5)
         if self._dispatch:
             self._dispatch.uninstall()
         self._restore()

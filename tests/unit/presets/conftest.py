@@ -6,6 +6,7 @@ from marketplace import presets as presets_module
 from moto import mock_aws
 from presets_testkit import BUCKET, CountingS3, FakeClock, RecordingLogger, SheetServer
 
+
 @pytest.fixture(autouse=True)
 def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(presets_module, "RETRY_DELAY_SECONDS", 0.01)
