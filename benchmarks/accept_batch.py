@@ -45,9 +45,9 @@ def accept_time(runs: int = 5) -> list[float]:
 
     from tests.support.aws_resources import create_bucket_from_template, create_table_from_template
     from tests.support.csv_server import serve_folder
-    from tests.support.presets_factory import write_large_presets
     from tests.support.fakes import FakeWebSocketManagement
     from tests.support.lambda_events import FakeContext, http_event, load_function
+    from tests.support.presets_factory import write_large_presets
     from tests.support.resets import reset_marketplace_caches
 
     folder = Path(tempfile.mkdtemp())

@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 from .stack import LocalStack
@@ -21,9 +22,7 @@ def _port(name: str, default: int) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__)
     parser.add_argument("--port", type=int, default=_port("PORT", 3000), help="gateway port (env PORT, 3000)")
-    parser.add_argument(
-        "--standin-port", type=int, default=_port("STANDIN_PORT", 3100), help="Replicate stand-in port (3100)"
-    )
+    parser.add_argument("--standin-port", type=int, default=_port("STANDIN_PORT", 3100), help="Replicate stand-in port (3100)")
     parser.add_argument("--moto-port", type=int, default=_port("MOTO_PORT", 3200), help="moto server port (3200)")
     parser.add_argument("--ready-file", type=Path, help="write the URLs as JSON here once ready")
     parser.add_argument("--template", type=Path, help="template file (default: <root>/template.yaml)")
@@ -35,6 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="fire Schedule events this often (env LOCAL_SCHEDULE_SECONDS, 5; 0 = off)",
     )
     parser.add_argument("--quiet", action="store_true", help="no request or cell lines")
+    parser.add_argument("--no-standin", action="store_true", help="do not start the Replicate stand-in")
     return parser.parse_args(argv)
 
 
@@ -47,6 +47,8 @@ def write_ready_file(path: Path, stack: LocalStack) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Powertools warns on every invocation that publishes no metric; metrics are off locally.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         template_path=args.template,
         root=args.root,
         schedule_seconds=args.schedule_seconds,
+        standin=not args.no_standin,
     )
     try:
         stack.start()

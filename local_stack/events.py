@@ -20,9 +20,13 @@ from .template import ACCOUNT_ID, REGION
 _TEXT_TYPES = ("json", "xml", "javascript", "yaml", "x-www-form-urlencoded", "graphql", "csv")
 
 
+_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
 def request_id() -> str:
-    """An API-Gateway-looking request / connection id (12 random bytes, base64)."""
-    return base64.b64encode(secrets.token_bytes(10)).decode()[:14] + "="
+    """An API-Gateway-looking request / connection id, e.g. `Yr3bTe7JoAMCJ9g=` (16 characters,
+    base64 of 11 bytes; letters and digits only, so it is safe in URL paths and keys)."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(15)) + "="
 
 
 def clf_time(epoch_ms: int) -> str:
@@ -287,9 +291,7 @@ def build_ws_message_event(
     return {"requestContext": context, "body": body, "isBase64Encoded": False}
 
 
-def build_ws_disconnect_event(
-    info: WsConnectionInfo, status_code: int, reason: str, now_ms: int | None = None
-) -> dict[str, Any]:
+def build_ws_disconnect_event(info: WsConnectionInfo, status_code: int, reason: str, now_ms: int | None = None) -> dict[str, Any]:
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     context = _ws_request_context(info, "$disconnect", "DISCONNECT", now_ms)
     context["disconnectStatusCode"] = status_code

@@ -185,9 +185,7 @@ def _http_api_spec(template: Template, logical_id: str, props: dict[str, Any]) -
     )
 
 
-def _http_routes(
-    template: Template, functions: dict[str, FunctionSpec], apis: dict[str, HttpApiSpec]
-) -> list[HttpRoute]:
+def _http_routes(template: Template, functions: dict[str, FunctionSpec], apis: dict[str, HttpApiSpec]) -> list[HttpRoute]:
     api_by_id = {api.api_id: api for api in apis.values()}
     routes: list[HttpRoute] = []
     for logical_id, spec in functions.items():

@@ -54,9 +54,7 @@ def provision(model: StackModel, session: Any, endpoint_url: str, local_origins:
     for logical_id, _ in template.resources_of("AWS::S3::Bucket"):
         out.buckets[logical_id] = create_bucket(s3, template, logical_id, list(local_origins))
 
-    role_arn = client("iam").create_role(RoleName=LOCAL_ROLE, AssumeRolePolicyDocument=json.dumps(_ASSUME))["Role"][
-        "Arn"
-    ]
+    role_arn = client("iam").create_role(RoleName=LOCAL_ROLE, AssumeRolePolicyDocument=json.dumps(_ASSUME))["Role"]["Arn"]
 
     lambda_client = client("lambda")
     code = _tiny_zip()

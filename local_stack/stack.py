@@ -5,6 +5,7 @@ stand-in and the schedules — provisioned from template.yaml."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -80,6 +81,7 @@ class LocalStack:
         self._saved_moto_config: dict[str, Any] | None = None
         self._saved_sys_path: list[str] | None = None
         self._running = False
+        self._moto_log: _ShortMotoLog | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -151,6 +153,9 @@ class LocalStack:
             interval = float(os.environ.get("LOCAL_SCHEDULE_SECONDS", "5"))
         self._scheduler = Scheduler(self.model.schedules, self.functions.invoke, interval, self.log)
         self._scheduler.start()
+        if self.log is not None:
+            self._moto_log = _ShortMotoLog()
+            self._moto_log.install()
         self._running = True
 
     def stop(self) -> None:
@@ -173,6 +178,9 @@ class LocalStack:
             stopper.join(5)
         if self._dispatch:
             self._dispatch.uninstall()
+        if self._moto_log is not None:
+            self._moto_log.uninstall()
+            self._moto_log = None
         self._restore()
         if self.model is not None:
             clear_code_caches(self._code_dirs())
@@ -231,9 +239,9 @@ class LocalStack:
         _post(f"{self.moto_url}/moto-api/reset", b"")
         _post(f"{self.moto_url}/moto-api/config", json.dumps(MOTO_CONFIG).encode())
         served = json.loads(urllib.request.urlopen(f"{self.moto_url}/moto-api/config", timeout=5).read())  # noqa: S310
-        if served.get("lambda", {}).get("use_docker") is not False or not default_user_config.get(
-            "stepfunctions", {}
-        ).get("execute_state_machine"):
+        if served.get("lambda", {}).get("use_docker") is not False or not default_user_config.get("stepfunctions", {}).get(
+            "execute_state_machine"
+        ):
             raise RuntimeError(f"moto did not take the local config: {served}")
 
     def _restore(self) -> None:
@@ -335,6 +343,35 @@ class LocalStack:
         """Invoke a function in-process as Lambda would (JSON in, JSON out)."""
         assert self.functions is not None, "start() first"
         return self.functions.invoke(logical_id, event)
+
+
+class _ShortMotoLog(logging.Filter):
+    """moto's ASL interpreter logs whole state trees when an execution fails: keep one line."""
+
+    LOGGER = "moto.stepfunctions.parser"
+
+    def __init__(self, limit: int = 300) -> None:
+        super().__init__()
+        self.limit = limit
+        self.handler = logging.StreamHandler(sys.stderr)
+        self.handler.setFormatter(logging.Formatter("moto sfn %(levelname)s: %(message)s"))
+        self.handler.addFilter(self)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if len(message) > self.limit:
+            record.msg, record.args = message[: self.limit] + " ...", ()
+        return True
+
+    def install(self) -> None:
+        logger = logging.getLogger(self.LOGGER)
+        logger.addHandler(self.handler)
+        logger.propagate = False
+
+    def uninstall(self) -> None:
+        logger = logging.getLogger(self.LOGGER)
+        logger.removeHandler(self.handler)
+        logger.propagate = True
 
 
 def _create_standin_app() -> Any:

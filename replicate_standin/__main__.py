@@ -14,8 +14,7 @@ def main() -> None:
     settings = StandinSettings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("replicate_standin").info(
-        "Replicate stand-in on http://%s:%d (latency %.2fs, faults %s); "
-        "webhook secret at GET /v1/webhooks/default/secret",
+        "Replicate stand-in on http://%s:%d (latency %.2fs, faults %s); webhook secret at GET /v1/webhooks/default/secret",
         settings.host,
         settings.port,
         settings.latency_seconds,

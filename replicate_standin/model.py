@@ -127,11 +127,7 @@ def find_colour(prompt: str) -> tuple[str, tuple[int, int, int]] | None:
         return "#" + digits.upper(), rgb
     paint = _PAINT_RE.search(prompt)
     start = paint.end() if paint else 0
-    name = (
-        _COLOUR_TARGET_RE.search(prompt, start)
-        or _COLOUR_NAME_RE.search(prompt, start)
-        or _COLOUR_NAME_RE.search(prompt)
-    )
+    name = _COLOUR_TARGET_RE.search(prompt, start) or _COLOUR_NAME_RE.search(prompt, start) or _COLOUR_NAME_RE.search(prompt)
     if name is None:
         return None
     word = name.group(1).lower()
@@ -162,12 +158,12 @@ def decode_image(data: bytes, source: str, max_pixels: int, draft: tuple[int, in
     JPEGs are decoded at the smallest 1/2^n scale still at least ``draft`` (much faster).
     """
     try:
-        image = Image.open(io.BytesIO(data))
-        width, height = image.size
+        opened = Image.open(io.BytesIO(data))
+        width, height = opened.size
         if width * height > max_pixels:
             raise ModelError(f"Image {source} is too large: {width}x{height} pixels (limit {max_pixels} pixels)")
-        image.draft("RGB", draft)
-        image = ImageOps.exif_transpose(image)
+        opened.draft("RGB", draft)
+        image = ImageOps.exif_transpose(opened)
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             rgba = image.convert("RGBA")
             flat = Image.new("RGB", rgba.size, (255, 255, 255))
@@ -272,9 +268,7 @@ def _floor_shadow(canvas: Image.Image, centre_x: int, floor_y: int, width: int) 
         (height // scale, height // scale, (box_w - height) // scale, (2 * height) // scale),
         fill=120,
     )
-    mask = small.filter(ImageFilter.GaussianBlur(height / scale / 2.5)).resize(
-        (box_w, box_h), Image.Resampling.BILINEAR
-    )
+    mask = small.filter(ImageFilter.GaussianBlur(height / scale / 2.5)).resize((box_w, box_h), Image.Resampling.BILINEAR)
     canvas.paste((70, 70, 74), (centre_x - box_w // 2, floor_y - box_h // 2), mask)
 
 
@@ -289,7 +283,7 @@ def _pill(
     draw = ImageDraw.Draw(canvas, "RGBA")
     pad = 12
     swatch_size = 28 if swatch else 0
-    boxes = [draw.textbbox((0, 0), text, font=_font(size)) for text, size in lines]
+    boxes = [tuple(int(v) for v in draw.textbbox((0, 0), text, font=_font(size))) for text, size in lines]
     text_w = max(box[2] - box[0] for box in boxes)
     heights = [box[3] - box[1] + 6 for box in boxes]
     width = text_w + 2 * pad + (swatch_size + 10 if swatch else 0)

@@ -81,7 +81,7 @@ class StandinSettings:
     webhook_secret: str | None = None
     """``whsec_<base64>``; ``None`` → a random secret is generated when the app is created."""
     public_url: str | None = None
-    """Base of output URLs; ``None`` → ``http://127.0.0.1:{port}``."""
+    """Base of output URLs; ``None`` → ``http://{host}:{port}`` (127.0.0.1 for a wildcard host)."""
     api_token: str | None = None
     """When set, ``/v1/*`` requests need ``Authorization: Bearer <token>`` (or ``Token``)."""
     output_ttl_seconds: float = 3600.0
@@ -109,7 +109,10 @@ class StandinSettings:
     @property
     def output_base_url(self) -> str:
         """The base used for ``/delivery/...`` output URLs (no trailing slash)."""
-        base = self.public_url or f"http://127.0.0.1:{self.port}"
+        host = self.host if self.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        base = self.public_url or f"http://{host}:{self.port}"
         return base.rstrip("/")
 
     @classmethod
@@ -145,6 +148,7 @@ class StandinSettings:
         assert port is not None
         return cls(
             port=port,
+            host=text("STANDIN_HOST") or "127.0.0.1",
             latency_seconds=number("STANDIN_LATENCY_SECONDS", 0.5),
             faults=parse_faults(env.get("STANDIN_FAULTS")),
             seed=integer("STANDIN_SEED", None),

@@ -379,9 +379,7 @@ class StandinStore:
                 slow="slow" in prediction.faults,
             )
 
-    def page(
-        self, after_seq: int | None, before_seq: int | None
-    ) -> tuple[list[dict[str, Any]], int | None, int | None]:
+    def page(self, after_seq: int | None, before_seq: int | None) -> tuple[list[dict[str, Any]], int | None, int | None]:
         """One page newest first: items older than ``after_seq`` (a "next" cursor) or the
         page just newer than ``before_seq`` (a "previous" cursor). Returns the items, the
         seq for a next cursor (or None) and the seq for a previous cursor (or None)."""
@@ -519,8 +517,7 @@ class StandinStore:
                 prediction.output_filename = generated.filename
                 prediction.output = f"{self.settings.output_base_url}/delivery/{prediction.id}/{generated.filename}"
                 prediction.logs += (
-                    f"Generated {generated.job.kind} image ({generated.job.label}) "
-                    f"{generated.size[0]}x{generated.size[1]}\n"
+                    f"Generated {generated.job.kind} image ({generated.job.label}) {generated.size[0]}x{generated.size[1]}\n"
                 )
                 output_json = prediction.to_json(ttl)
                 self._finish(prediction, "succeeded")
@@ -598,15 +595,11 @@ class StandinStore:
                 async for chunk in response.aiter_bytes():
                     size += len(chunk)
                     if size > limit:
-                        raise model_module.ModelError(
-                            f"Failed to download image from {shown}: larger than {limit} bytes"
-                        )
+                        raise model_module.ModelError(f"Failed to download image from {shown}: larger than {limit} bytes")
                     chunks.append(chunk)
                 return b"".join(chunks)
         except httpx.HTTPError as exc:
-            raise model_module.ModelError(
-                f"Failed to download image from {shown}: {type(exc).__name__} {exc}".rstrip()
-            ) from exc
+            raise model_module.ModelError(f"Failed to download image from {shown}: {type(exc).__name__} {exc}".rstrip()) from exc
 
     def _record(
         self,

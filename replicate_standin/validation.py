@@ -107,8 +107,7 @@ def validate_create(body: Any) -> CreateRequest:
                         _field(
                             "enum",
                             f"webhook_events_filter.{index}",
-                            f"webhook_events_filter.{index} must be one of the following: "
-                            '"start", "output", "logs", "completed"',
+                            f'webhook_events_filter.{index} must be one of the following: "start", "output", "logs", "completed"',
                         )
                     )
 

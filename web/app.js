@@ -249,18 +249,34 @@ function renderThumbs() {
 }
 
 function addFiles(files) {
+  const cfg = state.config || {};
+  const accepted = Array.isArray(cfg.acceptedContentTypes) && cfg.acceptedContentTypes.length ? cfg.acceptedContentTypes : ACCEPTED_TYPES;
+  const maxBytes = Number(cfg.maxUploadBytes) || Infinity;
+  const maxCount = Number(cfg.maxSourceImages) || Infinity;
   const skipped = [];
+  const tooBig = [];
+  let overflow = 0;
   for (const file of files) {
     const contentType = contentTypeOf(file);
-    if (!contentType) {
+    if (!contentType || !accepted.includes(contentType) || file.size === 0) {
       skipped.push(file.name);
+      continue;
+    }
+    if (file.size > maxBytes) {
+      tooBig.push(file.name);
       continue;
     }
     const dup = state.photos.some((p) => p.file.name === file.name && p.file.size === file.size && p.file.lastModified === file.lastModified);
     if (dup) continue;
+    if (state.photos.length >= maxCount) {
+      overflow += 1;
+      continue;
+    }
     state.photos.push({ id: uuid(), file, contentType, url: URL.createObjectURL(file), sourceImageUrl: null, status: "ready" });
   }
   if (skipped.length) toast(`Skipped ${skipped.join(", ")}: only JPEG, PNG, WebP or HEIC photos can be used.`, "error");
+  if (tooBig.length) toast(`Skipped ${tooBig.join(", ")}: each photo must be at most ${Math.floor(maxBytes / 1048576)} MB.`, "error");
+  if (overflow) toast(`Up to ${maxCount} photos per batch: ${plural(overflow, "photo")} not added.`, "error");
   renderThumbs();
   updateForm();
 }
@@ -1047,7 +1063,8 @@ function wire() {
 async function loadPresets() {
   try {
     const p = await state.api.presets();
-    state.angles = [...(p.angles || [])].sort((a, b) => Number(a.order) - Number(b.order));
+    const rank = (a) => (typeof a.order === "number" && Number.isFinite(a.order) ? a.order : Number.MAX_SAFE_INTEGER);
+    state.angles = [...(p.angles || [])].sort((a, b) => rank(a) - rank(b)); // stable: ties keep the server's order
     state.colors = [...(p.colors || [])];
     state.angleByKey = new Map(state.angles.map((a) => [a.angleKey, a]));
     state.colorByKey = new Map(state.colors.map((c) => [c.colorKey, c]));

@@ -13,12 +13,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from marketplace import batches, errors, presets, tickets, uploads, views
 from marketplace.config import get_settings
 from marketplace.http_errors import error_response, validation_error_response
 from marketplace.identity import resolve_owner
 from marketplace.models import (
+    MAX_SOURCE_IMAGES,
+    MAX_UPLOAD_BYTES,
     ColorizeAnswer,
     ColorizeRequest,
     ConfigAnswer,
@@ -29,10 +30,8 @@ from marketplace.models import (
     TicketAnswer,
     UploadsAnswer,
     UploadsRequest,
-    MAX_SOURCE_IMAGES,
-    MAX_UPLOAD_BYTES,
 )
-from marketplace.observability import logger, metrics, tracer
+from marketplace.observability import bind_batch, logger, metrics, per_invocation, tracer
 
 app = APIGatewayHttpResolver(enable_validation=True)
 BASE = "/api/car/marketplace"
@@ -76,12 +75,13 @@ def create_batch(
 
 
 @app.get(f"{BASE}/batch/<batchId>")
-def get_batch(batchId: str) -> dict[str, Any]:  # noqa: N803 - the path parameter's name
+def get_batch(batchId: str) -> dict[str, Any]:
+    bind_batch(batchId)
     return batches.get_snapshot(owner(), batchId)
 
 
 @app.post(f"{BASE}/batch/<batchId>/colorize")
-def colorize(batchId: str, request: Annotated[ColorizeRequest, Body()]) -> Response[ColorizeAnswer]:  # noqa: N803
+def colorize(batchId: str, request: Annotated[ColorizeRequest, Body()]) -> Response[ColorizeAnswer]:
     answer = batches.colorize(owner(), batchId, request)
     return Response(202, content_types.APPLICATION_JSON, ColorizeAnswer.model_validate(answer))
 
@@ -95,7 +95,7 @@ def ws_ticket() -> TicketAnswer:
 @app.get("/api/gallery")
 def gallery(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    nextToken: Annotated[str | None, Query(max_length=2048)] = None,  # noqa: N803
+    nextToken: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> GalleryAnswer:
     return GalleryAnswer.model_validate(batches.list_gallery(owner(), limit, nextToken))
 
@@ -129,5 +129,6 @@ def on_idempotency_in_progress(error: IdempotencyAlreadyInProgressError) -> Resp
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@per_invocation
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

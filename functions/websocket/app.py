@@ -6,10 +6,9 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from marketplace import errors
 from marketplace.connections import connect, disconnect, subscribe
-from marketplace.observability import logger, tracer
+from marketplace.observability import bind, logger, per_invocation, tracer
 
 
 def _answer(status: int, message: str | None = None) -> dict[str, Any]:
@@ -18,10 +17,11 @@ def _answer(status: int, message: str | None = None) -> dict[str, Any]:
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@per_invocation
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = event.get("requestContext") or {}
     route, connection_id = request.get("routeKey"), request.get("connectionId", "")
-    logger.append_keys(connection_id=connection_id, route=route)
+    bind(connection_id=connection_id, route=route)
     try:
         if route == "$connect":
             connect(connection_id, (event.get("queryStringParameters") or {}).get("ticket"))

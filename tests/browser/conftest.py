@@ -4,7 +4,7 @@ Chromium is Debian's (``apt-get install -y chromium`` → /usr/bin/chromium); Pl
 downloads a browser here. Override the binary with ``MP_CHROMIUM``.
 
 - ``chromium_browser`` (session): one headless Chromium for the whole run.
-- ``page`` (function): a fresh context + page at 1280×800 that records console messages and
+- ``page`` (function): a fresh context + page at 1280x800 that records console messages and
   page errors; the test fails at teardown on any console error or uncaught exception, unless
   the test declared it with ``console.allow(r"regex")``.
 - ``console``: the recorder (``console.messages``, ``console.errors``, ``console.allow``).

@@ -16,6 +16,7 @@ Run it by hand to look at the page with generated images filling in on their own
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import itertools
 import json
@@ -172,6 +173,7 @@ class FakeBackend:
         self.requests: list[dict[str, Any]] = []
         self.faults: dict[str, list[tuple[int, str, str]]] = {}
         self.subscribe_sends_snapshot = True
+        self.early_update = False  # push a job update before answering POST /batch
         self.base_url = ""
         self.loop: asyncio.AbstractEventLoop | None = None
         self._server: uvicorn.Server | None = None
@@ -209,10 +211,8 @@ class FakeBackend:
     def stop(self) -> None:
         if self._server is None:
             return
-        try:
+        with contextlib.suppress(Exception):  # best effort on teardown
             self.drop_connections()
-        except Exception:  # noqa: BLE001 - best effort on teardown
-            pass
         self._server.should_exit = True
         if self._thread:
             self._thread.join(timeout=5)
@@ -250,6 +250,36 @@ class FakeBackend:
     def drop_connections(self) -> None:
         self._call(self._drop_connections())
 
+    def seed_batch(
+        self,
+        angles: list[str],
+        colors: list[str],
+        *,
+        auto: bool = True,
+        statuses: dict[tuple[str, str | None], str] | None = None,
+    ) -> str:
+        """Create a batch without the page (for ?batch= restore tests); `statuses` presets cells."""
+        batch_id = self._call(self._create_batch(angles, colors, auto, [], broadcast=False))
+        for (a, c), status in (statuses or {}).items():
+            if status in ("processing", "completed", "failed"):
+                if status != "processing":
+                    self.update_cell(batch_id, a, c, "processing", push=False)
+                self.update_cell(batch_id, a, c, status, push=False)
+        return batch_id
+
+    def seed_gallery(self, count: int) -> list[dict[str, Any]]:
+        """Add `count` assets of an old batch, oldest first, so the newest ends up first."""
+        batch_id = "b000-old"
+        keys = [(a["angleKey"], c["colorKey"]) for a in self.angles for c in self.colors]
+        for i in range(count):
+            a, c = keys[i % len(keys)]
+            image, thumb = self._cell_urls(batch_id, a, c)
+            self.gallery.insert(0, {
+                "assetId": f"{batch_id}.{a}.{c}.{i}", "imageUrl": image, "thumbUrl": thumb, "batchId": batch_id,
+                "angleKey": a, "colorKey": c, "createdAt": f"2025-01-{1 + i // 24:02d}T{i % 24:02d}:00:00.000Z",
+            })
+        return list(self.gallery)
+
     def latest_batch_id(self) -> str:
         return list(self.batches)[-1]
 
@@ -275,7 +305,7 @@ class FakeBackend:
                 body = None
         self.requests.append(
             {"method": request.method, "path": request.url.path, "query": str(request.url.query),
-             "headers": dict(request.headers), "json": body, "size": len(raw)}
+             "headers": dict(request.headers), "json": body, "size": len(raw), "t": time.monotonic()}
         )
         return body
 
@@ -312,16 +342,14 @@ class FakeBackend:
         for conn_id, ws in list(self.connections.items()):
             try:
                 await ws.send_text(message)
-            except Exception:  # noqa: BLE001 - a closed socket just leaves
+            except Exception:  # a closed socket just leaves
                 self.connections.pop(conn_id, None)
 
     async def _drop_connections(self) -> None:
         for conn_id, ws in list(self.connections.items()):
             self.connections.pop(conn_id, None)
-            try:
+            with contextlib.suppress(Exception):
                 await ws.close(code=1012)
-            except Exception:  # noqa: BLE001
-                pass
 
     async def _update_cell(
         self,
@@ -349,11 +377,33 @@ class FakeBackend:
             cell["error"] = error_message or "The model could not produce an image"
         if push:
             await self._broadcast("marketplaceJobUpdated", {"batchId": batch_id, "result": self._public(cell)})
-        if all(c["status"] in ("completed", "failed") for c in batch["cells"].values()):
-            if batch["status"] != "completed":
-                batch["status"] = "completed"
-                if push:
-                    await self._broadcast("marketplaceBatchCompleted", {"batchId": batch_id})
+        all_done = all(c["status"] in ("completed", "failed") for c in batch["cells"].values())
+        if all_done and batch["status"] != "completed":
+            batch["status"] = "completed"
+            if push:
+                await self._broadcast("marketplaceBatchCompleted", {"batchId": batch_id})
+
+    async def _create_batch(
+        self, angles: list[str], colors: list[str], auto: bool, sources: list[str], *, broadcast: bool
+    ) -> str:
+        batch_id = f"b{next(self._counter):03d}-{uuid.uuid4().hex[:8]}"
+        cells: dict[tuple[str, str | None], dict[str, Any]] = {}
+        for a in angles:
+            cells[(a, None)] = {"type": "angle", "angleKey": a, "colorKey": None, "status": "queued",
+                                "imageUrl": None, "thumbUrl": None, "error": None}
+        if auto:
+            for a in angles:
+                for c in colors:
+                    cells[(a, c)] = {"type": "color", "angleKey": a, "colorKey": c, "status": "queued",
+                                     "imageUrl": None, "thumbUrl": None, "error": None}
+        self.batches[batch_id] = {
+            "batchId": batch_id, "status": "running", "angles": list(angles), "colors": list(colors),
+            "autoColorize": auto, "sourceImageUrls": sources, "cells": cells,
+        }
+        if broadcast:
+            await self._broadcast("marketplaceBatchCreated", {
+                "batchId": batch_id, "totalJobs": len(cells), "angles": angles, "colors": colors})
+        return batch_id
 
     async def _autoplay_cells(self, batch_id: str, keys: list[tuple[str, str | None]]) -> None:
         delay = self.autoplay or 1.0
@@ -463,22 +513,11 @@ class FakeBackend:
             auto = body.get("autoColorize", True)
             if not isinstance(auto, bool):
                 return error(400, "ValidationFailed", "autoColorize must be a boolean", "autoColorize")
-            batch_id = f"b{next(self._counter):03d}-{uuid.uuid4().hex[:8]}"
-            cells: dict[tuple[str, str | None], dict[str, Any]] = {}
-            for a in angles:
-                cells[(a, None)] = {"type": "angle", "angleKey": a, "colorKey": None, "status": "queued",
-                                    "imageUrl": None, "thumbUrl": None, "error": None}
-            if auto:
-                for a in angles:
-                    for c in colors:
-                        cells[(a, c)] = {"type": "color", "angleKey": a, "colorKey": c, "status": "queued",
-                                         "imageUrl": None, "thumbUrl": None, "error": None}
-            self.batches[batch_id] = {
-                "batchId": batch_id, "status": "running", "angles": list(angles), "colors": list(colors),
-                "autoColorize": auto, "sourceImageUrls": sources, "cells": cells,
-            }
-            await self._broadcast("marketplaceBatchCreated", {
-                "batchId": batch_id, "totalJobs": len(cells), "angles": angles, "colors": colors})
+            batch_id = await self._create_batch(angles, colors, auto, sources, broadcast=True)
+            cells = self.batches[batch_id]["cells"]
+            if self.early_update:
+                # The first angle starts before our 202 answer reaches the page.
+                await self._update_cell(batch_id, angles[0], None, "processing", True, None)
             if self.autoplay:
                 asyncio.get_running_loop().create_task(self._autoplay_cells(batch_id, list(cells)))
             return JSONResponse(

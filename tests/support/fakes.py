@@ -17,7 +17,7 @@ class FakeWebSocketManagement:
         self.gone: set[str] = set()
         self._lock = threading.Lock()
 
-    def post_to_connection(self, ConnectionId: str, Data: bytes) -> dict[str, Any]:  # noqa: N803
+    def post_to_connection(self, ConnectionId: str, Data: bytes) -> dict[str, Any]:
         if ConnectionId in self.gone:
             raise ClientError({"Error": {"Code": "GoneException", "Message": "gone"}}, "PostToConnection")
         with self._lock:

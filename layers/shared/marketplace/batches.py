@@ -6,6 +6,7 @@ import uuid
 from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -17,7 +18,7 @@ from .config import get_settings
 from .errors import Conflict, ValidationFailed
 from .models import ColorizeRequest, CreateBatchRequest
 from .notifier import get_notifier
-from .observability import logger
+from .observability import bind_batch, logger, metrics
 from .presets import Presets, get_presets
 from .prompts import build_angle_prompt, build_color_prompt
 from .repository import get_repository, now_iso
@@ -105,7 +106,7 @@ def _create_batch(owner: str, request: CreateBatchRequest) -> dict[str, Any]:
         check_source_url(url, field=f"sourceImageUrls[{index}]")
 
     batch_id = uuid.uuid4().hex
-    logger.append_keys(batch_id=batch_id)
+    bind_batch(batch_id)
     now = now_iso()
     colors = request.colors if request.autoColorize else []
     cells: list[dict[str, Any]] = []
@@ -142,6 +143,8 @@ def _create_batch(owner: str, request: CreateBatchRequest) -> dict[str, Any]:
         owner, BATCH_CREATED,
         {"batchId": batch_id, "totalJobs": len(cells), "angles": request.angles, "colors": colors},
     )
+    metrics.add_metric(name="BatchesCreated", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="CellsQueued", unit=MetricUnit.Count, value=len(cells))
     logger.info("batch created", extra={"total_jobs": len(cells)})
     return {"batchId": batch_id, "totalJobs": len(cells), "cells": [cell_view(c) for c in cells]}
 
@@ -186,7 +189,7 @@ def colorize(owner: str, batch_id: str, request: ColorizeRequest) -> dict[str, A
     """Colour cells for finished angles, prompts from the sheets as they are now."""
     repo = get_repository()
     batch = repo.get_owned_batch(batch_id, owner)
-    logger.append_keys(batch_id=batch_id)
+    bind_batch(batch_id)
     presets = get_presets()
     _check_colors(presets, request.colors)
     angles = request.angles if request.angles is not None else list(batch["angles"])
@@ -220,6 +223,7 @@ def colorize(owner: str, batch_id: str, request: ColorizeRequest) -> dict[str, A
         ]
         start_execution(f"{batch_id}-colorize-{uuid.uuid4().hex[:12]}", batch_id, items)
     total = repo.get_owned_batch(batch_id, owner)["totalJobs"]
+    metrics.add_metric(name="CellsQueued", unit=MetricUnit.Count, value=len(created))
     logger.info("colorize accepted", extra={"created_jobs": len(created)})
     return {"batchId": batch_id, "totalJobs": total, "createdJobs": len(created)}
 

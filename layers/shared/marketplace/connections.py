@@ -8,7 +8,7 @@ import re
 from .batches import snapshot_messages
 from .errors import NotFound, Unauthorized, ValidationFailed
 from .notifier import get_notifier
-from .observability import logger
+from .observability import bind_batch, logger
 from .repository import get_repository
 from .tickets import verify_ticket
 from .views import JOB_UPDATED
@@ -42,7 +42,7 @@ def subscribe(connection_id: str, body: str | None) -> int:
     batch_id = message.get("batchId") if isinstance(message, dict) else None
     if not isinstance(batch_id, str) or not _BATCH_ID.match(batch_id):
         raise ValidationFailed("batchId is required", field="batchId")
-    logger.append_keys(batch_id=batch_id)
+    bind_batch(batch_id)
     try:
         messages = snapshot_messages(owner, batch_id)
     except NotFound:

@@ -482,11 +482,10 @@ class Repository:
 
     def put_connection(self, connection_id: str, owner: str) -> None:
         ttl = int(time.time()) + CONNECTION_TTL_SECONDS
+        by_connection = {"PK": f"CONN#{connection_id}", "SK": "CONN", "owner": owner, "ttl": ttl}
+        by_owner = {"PK": f"OWNER#{owner}", "SK": f"CONN#{connection_id}", "connectionId": connection_id, "ttl": ttl}
         self._client.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": self._table, "Item": to_item({"PK": f"CONN#{connection_id}", "SK": "CONN", "owner": owner, "ttl": ttl})}},
-                {"Put": {"TableName": self._table, "Item": to_item({"PK": f"OWNER#{owner}", "SK": f"CONN#{connection_id}", "connectionId": connection_id, "ttl": ttl})}},
-            ]
+            TransactItems=[{"Put": {"TableName": self._table, "Item": to_item(row)}} for row in (by_connection, by_owner)]
         )
 
     def get_connection_owner(self, connection_id: str) -> str | None:
@@ -504,12 +503,10 @@ class Repository:
 
     def delete_connection(self, connection_id: str, owner: str | None = None) -> None:
         owner = owner or self.get_connection_owner(connection_id)
-        deletes = [{"Delete": {"TableName": self._table, "Key": {"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "CONN"}}}}]
-        if owner:
-            deletes.append(
-                {"Delete": {"TableName": self._table, "Key": {"PK": {"S": f"OWNER#{owner}"}, "SK": {"S": f"CONN#{connection_id}"}}}}
-            )
-        self._client.transact_write_items(TransactItems=deletes)
+        keys = [(f"CONN#{connection_id}", "CONN")] + ([(f"OWNER#{owner}", f"CONN#{connection_id}")] if owner else [])
+        self._client.transact_write_items(
+            TransactItems=[{"Delete": {"TableName": self._table, "Key": {"PK": {"S": pk}, "SK": {"S": sk}}}} for pk, sk in keys]
+        )
 
     def list_owner_connections(self, owner: str) -> list[str]:
         now = time.time()

@@ -58,7 +58,7 @@ def own_upload_key(url: str) -> str | None:
     host = (parts.hostname or "").lower()
     if host.startswith("s3.") and host.endswith(".amazonaws.com") and path.startswith(f"/{bucket}/"):
         key = path[len(bucket) + 2 :]
-    elif host.startswith(f"{bucket}.s3.") and host.endswith(".amazonaws.com") or host == f"{bucket}.s3.amazonaws.com":
+    elif (host.startswith(f"{bucket}.s3.") and host.endswith(".amazonaws.com")) or host == f"{bucket}.s3.amazonaws.com":
         key = path[1:]
     else:
         return None

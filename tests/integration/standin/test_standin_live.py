@@ -25,9 +25,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_given_the_official_client_when_it_creates_and_reads_a_prediction_then_webhooks_verify_both_ways(
-    live, receiver
-):
+def test_given_the_official_client_when_it_creates_and_reads_a_prediction_then_webhooks_verify_both_ways(live, receiver):
     photos = [receiver.image_url(f"{i}.jpg", car_photo(size=(1000 + 40 * i, 750))) for i in range(3)]
     with live() as standin:
         client = standin.client()
@@ -60,9 +58,7 @@ def test_given_an_angle_output_when_the_client_runs_a_colour_job_on_its_url_then
     photo = receiver.image_url("car.jpg", car_photo())
     with live() as standin:
         client = standin.client()
-        angle = client.predictions.create(
-            model="google/nano-banana", input={"prompt": angle_prompt(), "image_input": [photo]}
-        )
+        angle = client.predictions.create(model="google/nano-banana", input={"prompt": angle_prompt(), "image_input": [photo]})
         assert standin.store.wait_idle(10)
         angle_url = client.predictions.get(angle.id).output
         colour = client.predictions.create(
@@ -201,9 +197,7 @@ def test_given_the_module_entry_point_when_started_then_it_serves_on_standin_por
             time.sleep(0.1)
         client = replicate.Client(api_token="x", base_url=f"http://127.0.0.1:{port}")
         assert client.webhooks.default.secret().key == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-        created = client.predictions.create(
-            model="google/nano-banana", input={"prompt": "angle: front", "output_format": "png"}
-        )
+        created = client.predictions.create(model="google/nano-banana", input={"prompt": "angle: front", "output_format": "png"})
         for _ in range(100):
             done = client.predictions.get(created.id)
             if done.status == "succeeded":

@@ -77,9 +77,7 @@ def test_given_angle_prompts_when_labelled_then_a_short_readable_label_is_extrac
 
 @settings(max_examples=60, deadline=None)
 @given(st.text(max_size=300), st.integers(min_value=0, max_value=4))
-def test_given_any_prompt_when_classified_then_the_label_is_short_and_colour_jobs_have_one_image(
-    prompt: str, count: int
-):
+def test_given_any_prompt_when_classified_then_the_label_is_short_and_colour_jobs_have_one_image(prompt: str, count: int):
     job = model.classify(prompt, count)
     assert len(job.label) <= 40
     if job.kind == "color":

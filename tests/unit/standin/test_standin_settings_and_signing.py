@@ -59,6 +59,15 @@ def test_given_only_a_port_when_read_then_the_public_url_follows_the_port():
 
 
 @pytest.mark.parametrize(
+    ("host", "base"),
+    [("localhost", "http://localhost:3100"), ("0.0.0.0", "http://127.0.0.1:3100"), ("::1", "http://[::1]:3100")],
+)
+def test_given_a_host_when_read_then_the_default_public_url_uses_it(host: str, base: str):
+    settings = StandinSettings.from_env({"STANDIN_HOST": host})
+    assert settings.host == host and settings.output_base_url == base
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         ("explode=0.5", "unknown fault 'explode'"),

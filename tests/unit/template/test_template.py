@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.aws_resources import TEMPLATE_PATH as TEMPLATE, load_template
+from tests.support.aws_resources import TEMPLATE_PATH as TEMPLATE
+from tests.support.aws_resources import load_template
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,8 +31,8 @@ def test_given_the_template_when_cfn_lint_runs_then_it_reports_no_errors():
 
 def _translated() -> dict[str, Any]:
     import boto3
-    from samtranslator.translator.transform import transform
     from samtranslator.public.translator import ManagedPolicyLoader
+    from samtranslator.translator.transform import transform
 
     class _Policies(ManagedPolicyLoader):
         def __init__(self) -> None:

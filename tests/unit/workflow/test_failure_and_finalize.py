@@ -1,0 +1,109 @@
+"""RecordFailure and FinalizeBatch: the workflow's bookkeeping tasks (through their handlers)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from workflow_testkit import World, data_uri, make_batch, png_bytes, start, succeeded
+
+from marketplace import cells
+from tests.support.lambdas import FakeLambdaContext, load_function
+
+pytestmark = pytest.mark.unit
+
+record_failure = load_function("record_failure")
+finalize_batch = load_function("finalize_batch")
+
+
+def lambda_cause(message: str, error_type: str = "ReplicateRejected") -> str:
+    return json.dumps({"errorMessage": message, "errorType": error_type, "stackTrace": []})
+
+
+def test_given_an_angle_that_failed_to_start_when_recorded_then_it_and_its_open_colours_fail_with_the_reason(
+    world: World,
+) -> None:
+    world.connect()
+    make_batch(world.repo, angles=("front_0", "side_90"), colors=("red_metallic", "blue_metallic"))
+    event = {
+        "batchId": "b-1", "angleKey": "front_0", "colorKey": None,
+        "error": {"Error": "ReplicateRejected", "Cause": lambda_cause("Replicate rejected the prediction (422): bad input")},
+    }
+
+    answer = record_failure.lambda_handler(event, FakeLambdaContext())
+
+    assert answer == {"batchId": "b-1", "failedCells": 3}
+    reason = "ReplicateRejected: Replicate rejected the prediction (422): bad input"
+    assert world.cell("b-1", "front_0")["error"] == reason
+    for color in ("red_metallic", "blue_metallic"):
+        assert world.cell("b-1", "front_0", color)["error"] == f"angle front_0 failed: {reason}"
+        assert world.cell("b-1", "side_90", color)["status"] == "queued"
+    assert world.batch("b-1")["failedJobs"] == 3
+    assert sorted((u["angleKey"], u["colorKey"] or "", u["status"]) for u in world.job_updates()) == [
+        ("front_0", "", "failed"), ("front_0", "blue_metallic", "failed"), ("front_0", "red_metallic", "failed"),
+    ]
+
+
+def test_given_an_angle_the_webhook_already_failed_when_recorded_then_its_colours_carry_the_cells_own_reason(
+    world: World,
+) -> None:
+    make_batch(world.repo, colors=("red_metallic",))
+    pointer = start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    cells.handle_prediction_update({"id": "p-1", "status": "failed", "error": "model crashed"}, pointer)
+
+    count = cells.record_failure("b-1", "front_0", None, {"Error": "PredictionFailed", "Cause": "model crashed"})
+
+    assert count == 1
+    assert world.cell("b-1", "front_0", "red_metallic")["error"] == "angle front_0 failed: model crashed"
+    assert world.batch("b-1")["failedJobs"] == 2
+
+
+def test_given_a_colour_that_timed_out_when_recorded_then_only_that_colour_fails(world: World) -> None:
+    make_batch(world.repo, colors=("red_metallic", "blue_metallic"))
+
+    count = cells.record_failure("b-1", "front_0", "red_metallic", {"Error": "States.HeartbeatTimeout", "Cause": ""})
+
+    assert count == 1
+    assert world.cell("b-1", "front_0", "red_metallic")["error"] == "timed out waiting for the prediction"
+    assert world.cell("b-1", "front_0", "blue_metallic")["status"] == "queued"
+    assert world.cell("b-1", "front_0")["status"] == "queued"
+
+
+def test_given_a_completed_colour_when_its_angle_failure_is_recorded_then_the_finished_colour_is_untouched(
+    world: World,
+) -> None:
+    make_batch(world.repo, colors=("red_metallic", "blue_metallic"))
+    pointer = start(world.repo, "b-1", "front_0", "red_metallic", "p-r", "tok-r")
+    cells.handle_prediction_update(succeeded("p-r", data_uri(png_bytes())), pointer)
+
+    cells.record_failure("b-1", "front_0", None, {"Error": "States.Timeout"})
+
+    assert world.cell("b-1", "front_0", "red_metallic")["status"] == "completed"
+    assert world.cell("b-1", "front_0", "blue_metallic")["status"] == "failed"
+
+
+def test_given_every_cell_terminal_when_finalized_twice_then_the_batch_completes_and_is_announced_once(
+    world: World,
+) -> None:
+    world.connect()
+    make_batch(world.repo, colors=())
+    pointer = start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    cells.handle_prediction_update(succeeded("p-1", data_uri(png_bytes())), pointer)
+
+    first = finalize_batch.lambda_handler({"batchId": "b-1", "executionName": "b-1"}, FakeLambdaContext())
+    second = finalize_batch.lambda_handler({"batchId": "b-1", "executionName": "b-1"}, FakeLambdaContext())
+
+    assert (first["completed"], second["completed"]) == (True, False)
+    assert world.batch("b-1")["status"] == "completed"
+    assert world.ws.messages("marketplaceBatchCompleted") == [
+        {"type": "marketplaceBatchCompleted", "data": {"batchId": "b-1"}}
+    ]
+
+
+def test_given_an_open_cell_when_finalized_then_the_batch_stays_running_and_nothing_is_pushed(world: World) -> None:
+    world.connect()
+    make_batch(world.repo)
+
+    assert cells.finalize_batch("b-1") is False
+    assert world.batch("b-1")["status"] == "running"
+    assert world.ws.messages("marketplaceBatchCompleted") == []
