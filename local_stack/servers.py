@@ -29,12 +29,12 @@ def bind(port: int, host: str = "127.0.0.1") -> socket.socket:
 class UvicornThread:
     """A uvicorn server on a pre-bound socket, in its own thread and event loop."""
 
-    def __init__(self, app: Any, sock: socket.socket, name: str) -> None:
+    def __init__(self, app: Any, sock: socket.socket, name: str, lifespan: str = "on") -> None:
         self.sock = sock
         self.name = name
         config = uvicorn.Config(
             app,
-            lifespan="off",
+            lifespan=lifespan,
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=1,

@@ -319,8 +319,7 @@ def compose_angle(images: list[Image.Image], label: str, prompt: str) -> Image.I
     digest = _stable_hash(label)
     if images:
         hero_index = digest % len(images)
-        hero = images[hero_index].copy()
-        hero.thumbnail((880, 560), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        hero = ImageOps.contain(images[hero_index], (880, 560), Image.Resampling.BILINEAR)  # up or down
         if (digest >> 8) & 1 and "left" not in prompt.lower() and "right" not in prompt.lower():
             hero = ImageOps.mirror(hero)
         hero = _studio_light(hero)

@@ -40,7 +40,7 @@ def _reconcile(cell: dict[str, Any]) -> str:
 def _safe(cell: dict[str, Any]) -> str:
     try:
         return _reconcile(cell)
-    except Exception:  # noqa: BLE001 - the next sweep tries again
+    except Exception:
         logger.exception("reconciling a cell failed", extra={"prediction_id": cell.get("predictionId")})
         return "error"
 

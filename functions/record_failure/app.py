@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from marketplace import cells
 from marketplace.observability import logger, metrics, tracer
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RecordFailureEvent(BaseModel):

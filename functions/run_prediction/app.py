@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from marketplace import cells
 from marketplace.config import get_settings
 from marketplace.observability import logger, metrics, tracer
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RunPredictionEvent(BaseModel):

@@ -120,8 +120,23 @@ def render_car_png(paint_hex: str, angle_key: str, width: int) -> bytes:
         draw.polygon([(x * s, y * s) for x, y in points], fill=fill)
 
     # body
-    poly([(150, 500), (160, 430), (230, 405), (340, 395), (420, 330), (560, 322), (650, 390),
-          (780, 410), (825, 440), (830, 500), (800, 540), (180, 540)], paint)
+    poly(
+        [
+            (150, 500),
+            (160, 430),
+            (230, 405),
+            (340, 395),
+            (420, 330),
+            (560, 322),
+            (650, 390),
+            (780, 410),
+            (825, 440),
+            (830, 500),
+            (800, 540),
+            (180, 540),
+        ],
+        paint,
+    )
     poly([(160, 470), (830, 470), (830, 500), (800, 540), (180, 540), (150, 500)], dark)
     poly([(240, 415), (770, 418), (776, 428), (236, 426)], light)
     # windows
@@ -188,9 +203,7 @@ class FakeBackend:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         self.base_url = f"http://{host}:{sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, access_log=False
-        )
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, access_log=False)
         self._server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()
 
@@ -274,10 +287,18 @@ class FakeBackend:
         for i in range(count):
             a, c = keys[i % len(keys)]
             image, thumb = self._cell_urls(batch_id, a, c)
-            self.gallery.insert(0, {
-                "assetId": f"{batch_id}.{a}.{c}.{i}", "imageUrl": image, "thumbUrl": thumb, "batchId": batch_id,
-                "angleKey": a, "colorKey": c, "createdAt": f"2025-01-{1 + i // 24:02d}T{i % 24:02d}:00:00.000Z",
-            })
+            self.gallery.insert(
+                0,
+                {
+                    "assetId": f"{batch_id}.{a}.{c}.{i}",
+                    "imageUrl": image,
+                    "thumbUrl": thumb,
+                    "batchId": batch_id,
+                    "angleKey": a,
+                    "colorKey": c,
+                    "createdAt": f"2025-01-{1 + i // 24:02d}T{i % 24:02d}:00:00.000Z",
+                },
+            )
         return list(self.gallery)
 
     def latest_batch_id(self) -> str:
@@ -304,8 +325,15 @@ class FakeBackend:
             except ValueError:
                 body = None
         self.requests.append(
-            {"method": request.method, "path": request.url.path, "query": str(request.url.query),
-             "headers": dict(request.headers), "json": body, "size": len(raw), "t": time.monotonic()}
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "query": str(request.url.query),
+                "headers": dict(request.headers),
+                "json": body,
+                "size": len(raw),
+                "t": time.monotonic(),
+            }
         )
         return body
 
@@ -369,10 +397,18 @@ class FakeBackend:
         if status == "completed":
             cell["imageUrl"], cell["thumbUrl"] = self._cell_urls(batch_id, angle_key, color_key)
             asset_id = f"{batch_id}.{angle_key}.{color_key or 'angle'}"
-            self.gallery.insert(0, {
-                "assetId": asset_id, "imageUrl": cell["imageUrl"], "thumbUrl": cell["thumbUrl"],
-                "batchId": batch_id, "angleKey": angle_key, "colorKey": color_key, "createdAt": _now_iso(),
-            })
+            self.gallery.insert(
+                0,
+                {
+                    "assetId": asset_id,
+                    "imageUrl": cell["imageUrl"],
+                    "thumbUrl": cell["thumbUrl"],
+                    "batchId": batch_id,
+                    "angleKey": angle_key,
+                    "colorKey": color_key,
+                    "createdAt": _now_iso(),
+                },
+            )
         if status == "failed":
             cell["error"] = error_message or "The model could not produce an image"
         if push:
@@ -389,20 +425,40 @@ class FakeBackend:
         batch_id = f"b{next(self._counter):03d}-{uuid.uuid4().hex[:8]}"
         cells: dict[tuple[str, str | None], dict[str, Any]] = {}
         for a in angles:
-            cells[(a, None)] = {"type": "angle", "angleKey": a, "colorKey": None, "status": "queued",
-                                "imageUrl": None, "thumbUrl": None, "error": None}
+            cells[(a, None)] = {
+                "type": "angle",
+                "angleKey": a,
+                "colorKey": None,
+                "status": "queued",
+                "imageUrl": None,
+                "thumbUrl": None,
+                "error": None,
+            }
         if auto:
             for a in angles:
                 for c in colors:
-                    cells[(a, c)] = {"type": "color", "angleKey": a, "colorKey": c, "status": "queued",
-                                     "imageUrl": None, "thumbUrl": None, "error": None}
+                    cells[(a, c)] = {
+                        "type": "color",
+                        "angleKey": a,
+                        "colorKey": c,
+                        "status": "queued",
+                        "imageUrl": None,
+                        "thumbUrl": None,
+                        "error": None,
+                    }
         self.batches[batch_id] = {
-            "batchId": batch_id, "status": "running", "angles": list(angles), "colors": list(colors),
-            "autoColorize": auto, "sourceImageUrls": sources, "cells": cells,
+            "batchId": batch_id,
+            "status": "running",
+            "angles": list(angles),
+            "colors": list(colors),
+            "autoColorize": auto,
+            "sourceImageUrls": sources,
+            "cells": cells,
         }
         if broadcast:
-            await self._broadcast("marketplaceBatchCreated", {
-                "batchId": batch_id, "totalJobs": len(cells), "angles": angles, "colors": colors})
+            await self._broadcast(
+                "marketplaceBatchCreated", {"batchId": batch_id, "totalJobs": len(cells), "angles": angles, "colors": colors}
+            )
         return batch_id
 
     async def _autoplay_cells(self, batch_id: str, keys: list[tuple[str, str | None]]) -> None:
@@ -464,13 +520,14 @@ class FakeBackend:
                     return error(400, "ValidationFailed", "size must be a positive integer", f"files[{i}].size")
                 ext = ctype.split("/")[1].replace("jpeg", "jpg")
                 name = f"{uuid.uuid4().hex}.{ext}"
-                self.uploads[name] = {"contentType": ctype, "filename": f.get("filename"), "size": f["size"],
-                                      "data": None}
-                out.append({
-                    "uploadUrl": f"{self.base_url}/fake-s3/uploads/{name}?X-Amz-Signature=fake",
-                    "headers": {"Content-Type": ctype},
-                    "sourceImageUrl": f"{self.base_url}/fake-s3/uploads/{name}",
-                })
+                self.uploads[name] = {"contentType": ctype, "filename": f.get("filename"), "size": f["size"], "data": None}
+                out.append(
+                    {
+                        "uploadUrl": f"{self.base_url}/fake-s3/uploads/{name}?X-Amz-Signature=fake",
+                        "headers": {"Content-Type": ctype},
+                        "sourceImageUrl": f"{self.base_url}/fake-s3/uploads/{name}",
+                    }
+                )
             return JSONResponse({"uploads": out})
 
         async def s3_object(request: Request) -> Response:
@@ -553,8 +610,15 @@ class FakeBackend:
             for a in finished:
                 for c in colors:
                     if (a, c) not in batch["cells"]:
-                        batch["cells"][(a, c)] = {"type": "color", "angleKey": a, "colorKey": c, "status": "queued",
-                                                  "imageUrl": None, "thumbUrl": None, "error": None}
+                        batch["cells"][(a, c)] = {
+                            "type": "color",
+                            "angleKey": a,
+                            "colorKey": c,
+                            "status": "queued",
+                            "imageUrl": None,
+                            "thumbUrl": None,
+                            "error": None,
+                        }
                         new_keys.append((a, c))
             for c in colors:
                 if c not in batch["colors"]:
@@ -562,8 +626,9 @@ class FakeBackend:
             if new_keys:
                 batch["status"] = "running"
             for a, c in new_keys:
-                await self._broadcast("marketplaceJobUpdated",
-                                      {"batchId": batch["batchId"], "result": self._public(batch["cells"][(a, c)])})
+                await self._broadcast(
+                    "marketplaceJobUpdated", {"batchId": batch["batchId"], "result": self._public(batch["cells"][(a, c)])}
+                )
             if self.autoplay and new_keys:
                 asyncio.get_running_loop().create_task(self._autoplay_cells(batch["batchId"], new_keys))
             return JSONResponse({"batchId": batch["batchId"], "totalJobs": len(batch["cells"])}, status_code=202)
@@ -583,7 +648,7 @@ class FakeBackend:
             if fault := self._fault("gallery"):
                 return fault
             start = int(request.query_params.get("nextToken") or 0)
-            items = self.gallery[start:start + self.gallery_page_size]
+            items = self.gallery[start : start + self.gallery_page_size]
             end = start + len(items)
             return JSONResponse({"items": items, "nextToken": str(end) if end < len(self.gallery) else None})
 
@@ -618,8 +683,14 @@ class FakeBackend:
                         batch = self.batches.get(batch_id)
                         if batch and self.subscribe_sends_snapshot:
                             for cell in batch["cells"].values():
-                                await ws.send_text(json.dumps({"type": "marketplaceJobUpdated", "data": {
-                                    "batchId": batch_id, "result": self._public(cell)}}))
+                                await ws.send_text(
+                                    json.dumps(
+                                        {
+                                            "type": "marketplaceJobUpdated",
+                                            "data": {"batchId": batch_id, "result": self._public(cell)},
+                                        }
+                                    )
+                                )
             except (WebSocketDisconnect, RuntimeError):
                 pass
             finally:

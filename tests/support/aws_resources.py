@@ -51,7 +51,7 @@ for _name in _INTRINSICS:
 @functools.lru_cache(maxsize=1)
 def load_template() -> dict[str, Any]:
     with TEMPLATE_PATH.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(handle, Loader=_CfnLoader)
 
 
 def resource_properties(logical_id: str) -> dict[str, Any]:
@@ -69,7 +69,9 @@ def _resolve(value: Any) -> str:
     return "*"
 
 
-def create_table_from_template(client: Any, table_name: str = "marketplace-test", logical_id: str = "MarketplaceTable") -> str:
+def create_table_from_template(
+    client: Any, table_name: str = "marketplace-test", logical_id: str = "MarketplaceTable"
+) -> str:
     """Creates the DynamoDB table exactly as template.yaml declares it (keys, GSIs, TTL)."""
     props = resource_properties(logical_id)
     kwargs: dict[str, Any] = {
@@ -90,7 +92,9 @@ def create_table_from_template(client: Any, table_name: str = "marketplace-test"
     return table_name
 
 
-def create_bucket_from_template(client: Any, bucket_name: str = "marketplace-test-assets", logical_id: str = "AssetsBucket") -> str:
+def create_bucket_from_template(
+    client: Any, bucket_name: str = "marketplace-test-assets", logical_id: str = "AssetsBucket"
+) -> str:
     """Creates the S3 bucket with the template's CORS and lifecycle rules (moto keeps them)."""
     props = resource_properties(logical_id)
     region = client.meta.region_name

@@ -37,7 +37,7 @@ def _push(owner: str | None, message_type: str, data: dict[str, Any]) -> None:
         return
     try:
         get_notifier().push_to_owner(owner, message_type, data)
-    except Exception:  # noqa: BLE001 - a push never decides a cell's fate
+    except Exception:
         logger.exception("push failed", extra={"message_type": message_type})
 
 
@@ -244,10 +244,7 @@ def failure_reason(error: Mapping[str, Any] | None) -> str:
             parsed = json.loads(cause)
         except ValueError:
             parsed = None
-        if isinstance(parsed, dict):
-            message = str(parsed.get("errorMessage") or parsed.get("Cause") or "")
-        else:
-            message = cause
+        message = str(parsed.get("errorMessage") or parsed.get("Cause") or "") if isinstance(parsed, dict) else cause
     if name == PREDICTION_FAILED and message:
         return message
     if name in ("States.Timeout", "States.HeartbeatTimeout"):

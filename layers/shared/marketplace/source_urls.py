@@ -15,6 +15,9 @@ import socket
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
+from botocore.exceptions import ClientError
+
+from .aws import s3_client
 from .config import get_settings
 from .errors import ValidationFailed
 from .uploads import UPLOAD_PREFIX
@@ -69,10 +72,37 @@ def _is_upload_key(key: str) -> bool:
     return key.startswith(UPLOAD_PREFIX) and ".." not in key and "/" not in key[len(UPLOAD_PREFIX) :]
 
 
+def sniff_image_type(head: bytes) -> str | None:
+    """The image type from its first bytes (never trust the extension or the declared type)."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"):
+        return "image/heic"
+    return None
+
+
+def check_uploaded_image(key: str, field: str) -> None:
+    """The upload must exist (the PUT finished) and its bytes must be an accepted image type."""
+    try:
+        answer = s3_client().get_object(Bucket=get_settings().bucket_name, Key=key, Range="bytes=0-31")
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchKey", "404", "InvalidRange"):
+            raise ValidationFailed("upload not found: PUT the file to its uploadUrl first", field=field) from error
+        raise
+    if sniff_image_type(answer["Body"].read()) is None:
+        raise ValidationFailed("uploaded file is not a JPEG, PNG, WebP or HEIC/HEIF image", field=field)
+
+
 def check_source_url(url: str, field: str, resolver: Resolver | None = None) -> None:
     if len(url) > 4096:
         raise ValidationFailed("URL is longer than 4096 characters", field=field)
-    if own_upload_key(url) is not None:
+    key = own_upload_key(url)
+    if key is not None:
+        check_uploaded_image(key, field)
         return
     parts = urlsplit(url)
     if parts.scheme != "https":

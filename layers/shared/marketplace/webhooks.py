@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from .errors import WebhookRejected
 from .secrets import get_secret
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a format prefix, not a secret
 DEFAULT_TOLERANCE_SECONDS = 300
 _TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")
 _MAX_ID_LENGTH = 256

@@ -290,3 +290,32 @@ def test_given_the_resolver_when_the_openapi_document_is_served_then_it_lists_th
     status, body = api("GET", "/api/openapi.json")
     assert status == 200
     assert f"{BASE}/batch" in body["paths"] and "/api/gallery" in body["paths"]
+
+
+def _upload(api, data: bytes | None, content_type: str = "image/jpeg") -> str:
+    import requests as _requests  # noqa: F401 - moto intercepts boto3 only; put through boto3 below
+
+    status, body = api("POST", f"{BASE}/uploads", {"files": [{"filename": "x", "contentType": content_type,
+                                                                "size": len(data or b"x")}]})
+    assert status == 200
+    url = body["uploads"][0]["sourceImageUrl"]
+    if data is not None:
+        from urllib.parse import unquote, urlsplit
+
+        key = unquote(urlsplit(url).path).split("/", 2)[2]
+        boto3.client("s3").put_object(Bucket="marketplace-test-assets", Key=key, Body=data)
+    return url
+
+
+def test_given_an_uploaded_jpeg_when_creating_then_its_own_upload_url_is_accepted(api):
+    url = _upload(api, b"\xff\xd8\xff\xe0" + b"\x00" * 64)
+    status, body = api("POST", f"{BASE}/batch", {"sourceImageUrls": [url], "angles": ["front_0"]})
+    assert status == 202, body
+
+
+@pytest.mark.parametrize(("data", "message"), [(None, "upload not found"), (b"MZ\x90\x00 not an image", "not a JPEG")])
+def test_given_a_missing_or_fake_upload_when_creating_then_422_names_it(api, data, message):
+    url = _upload(api, data)
+    status, body = api("POST", f"{BASE}/batch", {"sourceImageUrls": [url], "angles": ["front_0"]})
+    assert status == 422 and body["error"]["field"] == "sourceImageUrls[0]"
+    assert message in body["error"]["message"]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from workflow_testkit import OWNER, World, data_uri, make_batch, png_bytes, start, succeeded
-
 from marketplace import cells
+from workflow_testkit import OWNER, World, data_uri, make_batch, png_bytes, start, succeeded
 
 pytestmark = pytest.mark.unit
 

@@ -7,11 +7,10 @@ import struct
 import zlib
 
 import pytest
-from PIL import Image
-from workflow_testkit import BUCKET, World, data_uri, png_bytes
-
 from marketplace import outputs
 from marketplace.outputs import OutputRejected, check_output_url, persist_output
+from PIL import Image
+from workflow_testkit import BUCKET, World, data_uri, png_bytes
 
 pytestmark = pytest.mark.unit
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from dataclasses import dataclass, field
@@ -11,10 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import replicate
-from workflow_testkit import TOKEN, WEBHOOK_URL, World, data_uri, make_batch, png_bytes, start, succeeded
-
 from marketplace import cells, predictions
 from marketplace.errors import ReplicateRateLimited, ReplicateRejected, ReplicateUnavailable
+from marketplace.observability import logger
+from workflow_testkit import TOKEN, WEBHOOK_URL, World, data_uri, make_batch, png_bytes, start, succeeded
+
 from tests.support.lambdas import FakeLambdaContext, load_function
 
 pytestmark = pytest.mark.unit
@@ -144,7 +146,8 @@ def test_given_a_terminal_cell_when_run_again_then_the_task_is_resumed_at_once_f
 ) -> None:
     make_batch(world.repo)
     pointer = start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
-    update = succeeded("p-1", data_uri(png_bytes())) if status == "completed" else {"id": "p-1", "status": "failed", "error": error}
+    failed = {"id": "p-1", "status": "failed", "error": error}
+    update = succeeded("p-1", data_uri(png_bytes())) if status == "completed" else failed
     cells.handle_prediction_update(update, pointer)
 
     invoke("b-1", "front_0", None, "tok-new")
@@ -200,13 +203,20 @@ def test_given_a_run_when_logged_at_debug_then_the_enqueue_line_has_keys_and_pro
     world: World, fake_replicate: FakeReplicate, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    previous = logger.log_level
+    logger.setLevel(logging.DEBUG)
+    stream = io.StringIO()
+    old_stream = logger.registered_handler.setStream(stream)
     make_batch(world.repo)
+    try:
+        invoke("b-1", "front_0", None, "tok-1")
+    finally:
+        logger.setLevel(previous)
+        logger.registered_handler.setStream(old_stream)
 
-    invoke("b-1", "front_0", None, "tok-1")
-
-    out = capsys.readouterr().out
+    out = stream.getvalue() + capsys.readouterr().out
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    enqueue = [line for line in lines if line["message"].startswith("[MP] enqueue")]
+    enqueue = [line for line in lines if str(line.get("message", "")).startswith("[MP] enqueue")]
     assert len(enqueue) == 1
     assert enqueue[0]["level"] == "DEBUG"
     assert enqueue[0]["batch_id"] == "b-1" and enqueue[0]["angle_key"] == "front_0"

@@ -1,0 +1,84 @@
+"""`python -m local_stack` as a process: ready file, one line per request and per cell change,
+and a clean stop on SIGINT within a couple of seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+import websockets
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURE = Path(__file__).resolve().parent / "fixture"
+
+
+def test_foreground_process_lifecycle(tmp_path: Path) -> None:
+    ready_file = tmp_path / "ready.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "shared")])}
+    command = [
+        sys.executable, "-m", "local_stack",
+        "--port", "0", "--standin-port", "0", "--moto-port", "0",
+        "--template", str(FIXTURE / "template.yaml"), "--root", str(FIXTURE),
+        "--schedule-seconds", "0", "--no-standin", "--ready-file", str(ready_file),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready_file.exists():
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "not ready in 60 s"
+            time.sleep(0.05)
+        urls = json.loads(ready_file.read_text())
+        assert set(urls) >= {"page", "api", "base_url", "ws_url", "standin_url", "moto_url", "pid"}
+        assert httpx.get(f"{urls['base_url']}/ping").text == "pong"
+
+        async def push_a_cell() -> None:
+            async with websockets.connect(f"{urls['ws_url']}?ticket=good") as ws:
+                await ws.send(json.dumps({"action": "echo"}))
+                connection_id = json.loads(await ws.recv())["event"]["requestContext"]["connectionId"]
+                management = boto3.client(
+                    "apigatewaymanagementapi",
+                    endpoint_url=urls["base_url"],
+                    region_name="us-east-1",
+                    aws_access_key_id="x",
+                    aws_secret_access_key="y",
+                )
+                update = {
+                    "type": "marketplaceJobUpdated",
+                    "data": {"batchId": "b-1", "result": {"type": "angle", "angleKey": "front", "colorKey": None,
+                                                          "status": "completed"}},
+                }  # fmt: skip
+                for _ in range(2):  # the same change twice (two tabs): printed once
+                    await asyncio.to_thread(
+                        management.post_to_connection, ConnectionId=connection_id, Data=json.dumps(update).encode()
+                    )
+                    await ws.recv()
+
+        asyncio.run(push_a_cell())
+        started = time.perf_counter()
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=10)
+        stop_seconds = time.perf_counter() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+    print(f"\nFIGURES process stop after SIGINT {stop_seconds:.2f}s")
+    assert process.returncode == 0, output
+    assert stop_seconds < 5, output
+    lines = output.splitlines()
+    assert any(line.startswith("ready in ") and urls["ws_url"] in line for line in lines), output
+    assert any(line.startswith("GET /ping 200 ") and line.endswith("ms") for line in lines), output
+    cell_lines = [line for line in lines if line.startswith("cell ")]
+    assert cell_lines == ["cell  batch=b-1 angle=front colour=- status=completed"], output
+    assert not ready_file.exists()
