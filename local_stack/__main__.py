@@ -35,6 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quiet", action="store_true", help="no request or cell lines")
     parser.add_argument("--no-standin", action="store_true", help="do not start the Replicate stand-in")
+    parser.add_argument(
+        "--handler-log-level",
+        default="WARNING",
+        help="POWERTOOLS_LOG_LEVEL of the handlers unless the shell sets it (WARNING keeps one line per request)",
+    )
     return parser.parse_args(argv)
 
 
@@ -57,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    env = {} if os.environ.get("POWERTOOLS_LOG_LEVEL") else {"POWERTOOLS_LOG_LEVEL": args.handler_log_level}
     stack = LocalStack(
+        env=env,
         port=args.port,
         standin_port=args.standin_port,
         moto_port=args.moto_port,
@@ -66,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         root=args.root,
         schedule_seconds=args.schedule_seconds,
         standin=not args.no_standin,
+        warm=True,
     )
     try:
         stack.start()

@@ -82,10 +82,18 @@ class MotoThread:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self.host, self.requested_port = host, port
         self.server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
 
-    def start(self) -> None:
-        self.server.start()
+    def start(self, timeout: float = 10.0) -> None:
+        # ThreadedMotoServer.start() waits forever if its thread cannot bind: check first.
+        if self.requested_port:
+            bind(self.requested_port, self.host).close()
+        thread = threading.Thread(target=self.server._server_entry, name="moto", daemon=True)
+        self.server._thread = thread
+        thread.start()
+        if not self.server._server_ready_event.wait(timeout):
+            raise TimeoutError(f"moto did not start on {self.host}:{self.requested_port}")
 
     @property
     def port(self) -> int:

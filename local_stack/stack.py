@@ -4,9 +4,11 @@ stand-in and the schedules — provisioned from template.yaml."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -54,6 +56,7 @@ class LocalStack:
         schedule_seconds: float | None = None,
         standin: bool = True,
         log: Callable[[str], None] | None = None,
+        warm: bool = False,
     ) -> None:
         self.root = Path(root).resolve() if root else ROOT
         self.template_path = Path(template_path).resolve() if template_path else self.root / "template.yaml"
@@ -64,6 +67,7 @@ class LocalStack:
         self.parameters = dict(parameters or {})
         self._schedule_seconds = schedule_seconds
         self.with_standin = standin
+        self.warm = warm
         self.secrets = LocalSecrets.generate()
 
         self.model: StackModel | None = None
@@ -81,6 +85,8 @@ class LocalStack:
         self._saved_moto_config: dict[str, Any] | None = None
         self._saved_sys_path: list[str] | None = None
         self._running = False
+        self._sockets: list[socket.socket] = []
+        self._urls: dict[str, Any] = {}
         self._moto_log: _ShortMotoLog | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -105,7 +111,10 @@ class LocalStack:
         self.functions = Functions(self.model)
         port, standin_port, moto_port = self._ports
         gateway_sock = bind(port)
+        self._sockets.append(gateway_sock)
         standin_sock = bind(standin_port) if self.with_standin else None
+        if standin_sock is not None:
+            self._sockets.append(standin_sock)
         self._moto = MotoThread(moto_port)
         self._moto.start()
 
@@ -117,6 +126,9 @@ class LocalStack:
             if str(extra) not in sys.path:
                 sys.path.append(str(extra))
         clear_code_caches(self._code_dirs())
+        if self.log is not None:
+            self._moto_log = _ShortMotoLog()
+            self._moto_log.install()
         self._configure_moto()
         self._dispatch = MotoLambdaDispatch(self.functions, self._function_error)
         self._dispatch.install()
@@ -153,10 +165,9 @@ class LocalStack:
             interval = float(os.environ.get("LOCAL_SCHEDULE_SECONDS", "5"))
         self._scheduler = Scheduler(self.model.schedules, self.functions.invoke, interval, self.log)
         self._scheduler.start()
-        if self.log is not None:
-            self._moto_log = _ShortMotoLog()
-            self._moto_log.install()
         self._running = True
+        if self.warm:
+            threading.Thread(target=self._warm, name="local-warm", daemon=True).start()
 
     def stop(self) -> None:
         """Stop everything; bounded in time (moto executions waiting on tokens are left behind
@@ -176,6 +187,10 @@ class LocalStack:
             stopper.start()
         for stopper in stoppers:
             stopper.join(5)
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+        self._sockets.clear()
         if self._dispatch:
             self._dispatch.uninstall()
         if self._moto_log is not None:
@@ -193,6 +208,18 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _warm(self) -> None:
+        """Import every handler in the background so first requests skip the cold start."""
+        assert self.functions is not None and self.model is not None
+        for logical_id in self.model.functions:
+            if not self._running:
+                return
+            try:
+                self.functions.handler(logical_id)
+            except Exception as exc:
+                if self.log:
+                    self.log(f"{logical_id} does not import: {type(exc).__name__}: {exc}")
 
     def _code_dirs(self) -> list[Path]:
         assert self.model is not None
@@ -353,12 +380,17 @@ class _ShortMotoLog(logging.Filter):
     def __init__(self, limit: int = 300) -> None:
         super().__init__()
         self.limit = limit
+        self._seen: set[str] = set()
         self.handler = logging.StreamHandler(sys.stderr)
         self.handler.setFormatter(logging.Formatter("moto sfn %(levelname)s: %(message)s"))
         self.handler.addFilter(self)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if record.levelno <= logging.WARNING:  # notes such as "... have no effect": once each
+            if message in self._seen:
+                return False
+            self._seen.add(message)
         if len(message) > self.limit:
             record.msg, record.args = message[: self.limit] + " ...", ()
         return True

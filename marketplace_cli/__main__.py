@@ -40,16 +40,20 @@ def _add_globals(parser: argparse.ArgumentParser, top: bool) -> None:
     """Global options, accepted before or after the command (`SUPPRESS` keeps the top-level value)."""
     default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
     group = parser.add_argument_group("global options")
-    group.add_argument("--api-url", default=default(None), help="API base URL (env MARKETPLACE_API_URL, "
-                       "default http://127.0.0.1:3000)")
+    group.add_argument(
+        "--api-url", default=default(None), help="API base URL (env MARKETPLACE_API_URL, default http://127.0.0.1:3000)"
+    )
     group.add_argument("--token", default=default(None), help="bearer token (env MARKETPLACE_TOKEN)")
     group.add_argument("--user", default=default(None), help="development mode user, sent as X-Dev-User")
     group.add_argument("--json", action="store_true", default=default(False), help="machine-readable output")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m marketplace_cli", description="Car Marketplace command-line client.",
-                    epilog="exit codes: 0 ok, 2 some cell failed, 1 other errors")
+    parser = Parser(
+        prog="python -m marketplace_cli",
+        description="Car Marketplace command-line client.",
+        epilog="exit codes: 0 ok, 2 some cell failed, 1 other errors",
+    )
     _add_globals(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
@@ -63,12 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
     batch_commands.required = True
 
     create = batch_commands.add_parser("create", help="upload photos and create a batch")
-    create.add_argument("--image", dest="images", action="extend", nargs="+", required=True, metavar="FILE",
-                        help="source photo(s): JPEG, PNG, WebP or HEIC/HEIF (repeatable)")
+    create.add_argument(
+        "--image",
+        dest="images",
+        action="extend",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="source photo(s): JPEG, PNG, WebP or HEIC/HEIF (repeatable)",
+    )
     create.add_argument("--angles", type=csv_list, required=True, help="angle keys, comma-separated")
     create.add_argument("--colors", type=csv_list, default=[], help="colour keys, comma-separated")
-    create.add_argument("--no-auto-colorize", dest="auto_colorize", action="store_false",
-                        help="generate the angles only; colourise later with `batch colorize`")
+    create.add_argument(
+        "--no-auto-colorize",
+        dest="auto_colorize",
+        action="store_false",
+        help="generate the angles only; colourise later with `batch colorize`",
+    )
     create.add_argument("--watch", action="store_true", help="follow the batch live until it finishes")
     create.add_argument("--idempotency-key", help="sent as Idempotency-Key: a retry creates no second batch")
     create.add_argument("--timeout", type=float, default=600.0, help="seconds to watch (default 600)")
@@ -184,13 +199,20 @@ def cmd_create(api: ApiClient, args: argparse.Namespace) -> int:
     def created(batch: dict[str, Any]) -> None:
         if args.json:
             return
-        info(f"{batch['batchId']}" if not args.watch else f"Batch {batch['batchId']} created: "
-             f"{batch.get('totalJobs')} jobs")
+        info(f"{batch['batchId']}" if not args.watch else f"Batch {batch['batchId']} created: {batch.get('totalJobs')} jobs")
 
     outcome = create_batch(
-        api, args.images, args.angles, args.colors, auto_colorize=args.auto_colorize,
-        idempotency_key=args.idempotency_key, watch=args.watch, reporter=_reporter(args), timeout=args.timeout,
-        log=(lambda _m: None) if args.json else diag, on_created=created,
+        api,
+        args.images,
+        args.angles,
+        args.colors,
+        auto_colorize=args.auto_colorize,
+        idempotency_key=args.idempotency_key,
+        watch=args.watch,
+        reporter=_reporter(args),
+        timeout=args.timeout,
+        log=(lambda _m: None) if args.json else diag,
+        on_created=created,
     )
     if outcome.state is None:
         if args.json:
@@ -217,8 +239,10 @@ def cmd_colorize(api: ApiClient, args: argparse.Namespace) -> int:
         if args.json:
             emit_json(answer)
         else:
-            info(f"Batch {answer.get('batchId')}: {answer.get('createdJobs', '?')} colour jobs added, "
-                 f"{answer.get('totalJobs')} in total")
+            info(
+                f"Batch {answer.get('batchId')}: {answer.get('createdJobs', '?')} colour jobs added, "
+                f"{answer.get('totalJobs')} in total"
+            )
         return EXIT_OK
     return report_end(state, args.json)
 
@@ -227,8 +251,15 @@ def print_download(result: DownloadResult, as_json: bool) -> int:
     code = result.exit_code()
     if as_json:
         manifest = json.loads(result.manifest_path.read_text())
-        emit_json({"out": str(result.out_dir), "matrix": str(result.matrix_path),
-                   "manifest": str(result.manifest_path), **manifest, "exitCode": code})
+        emit_json(
+            {
+                "out": str(result.out_dir),
+                "matrix": str(result.matrix_path),
+                "manifest": str(result.manifest_path),
+                **manifest,
+                "exitCode": code,
+            }
+        )
         return code
     info(f"{len(result.files)} images, matrix.png and manifest.json in {result.out_dir}/")
     for cell in result.failed:

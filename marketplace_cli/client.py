@@ -97,9 +97,7 @@ class ApiClient:
             headers["X-Dev-User"] = user
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
         # Presigned URLs: no Authorization / X-Dev-User, redirects followed for public asset hosts.
-        self._raw = httpx.Client(
-            headers={"User-Agent": USER_AGENT}, timeout=timeout, transport=transport, follow_redirects=True
-        )
+        self._raw = httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=timeout, transport=transport, follow_redirects=True)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -150,8 +148,7 @@ class ApiClient:
         """`files`: `[{filename, contentType, size}]` → one slot per file, in order."""
         answer = self.request("POST", f"{BASE}/uploads", json_body={"files": files})
         slots = [
-            UploadSlot(item["uploadUrl"], dict(item.get("headers") or {}), item["sourceImageUrl"])
-            for item in answer["uploads"]
+            UploadSlot(item["uploadUrl"], dict(item.get("headers") or {}), item["sourceImageUrl"]) for item in answer["uploads"]
         ]
         if len(slots) != len(files):
             raise ApiError(200, "bad_response", f"asked for {len(files)} upload slots, got {len(slots)}")

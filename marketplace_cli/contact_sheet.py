@@ -229,12 +229,19 @@ def render(
 
     # Title
     title_face, subtitle_face = font(24, bold=True), font(14)
-    draw.text((layout.margin, layout.margin), fit_text(draw, title, title_face, layout.width - 2 * layout.margin),
-              font=title_face, fill=INK)
+    draw.text(
+        (layout.margin, layout.margin),
+        fit_text(draw, title, title_face, layout.width - 2 * layout.margin),
+        font=title_face,
+        fill=INK,
+    )
     if subtitle:
-        draw.text((layout.margin, layout.margin + _line_height(title_face) + 12),
-                  fit_text(draw, subtitle, subtitle_face, layout.width - 2 * layout.margin), font=subtitle_face,
-                  fill=MUTED)
+        draw.text(
+            (layout.margin, layout.margin + _line_height(title_face) + 12),
+            fit_text(draw, subtitle, subtitle_face, layout.width - 2 * layout.margin),
+            font=subtitle_face,
+            fill=MUTED,
+        )
 
     # Column headers: label (and swatch) centred above each column, a rule under them.
     header_face = font(17, bold=True)
@@ -248,8 +255,12 @@ def render(
         total = text_w + (swatch + 10 if column.swatch else 0)
         x = x0 + (layout.cell_w - total) // 2
         if column.swatch:
-            draw.rounded_rectangle((x, centre_y - swatch // 2, x + swatch, centre_y + swatch // 2), radius=4,
-                                   fill=column.swatch, outline=(150, 150, 150))
+            draw.rounded_rectangle(
+                (x, centre_y - swatch // 2, x + swatch, centre_y + swatch // 2),
+                radius=4,
+                fill=column.swatch,
+                outline=(150, 150, 150),
+            )
             x += swatch + 10
         draw.text((x, centre_y), label, font=header_face, fill=INK if column.key else MUTED, anchor="lm")
     rule_y = layout.grid_top - 8
@@ -278,8 +289,9 @@ def render(
                 _draw_status_tile(draw, box, tile)
 
     if footer:
-        draw.text((layout.margin, layout.height - layout.margin - layout.footer_h // 2), footer, font=font(13),
-                  fill=MUTED, anchor="lm")
+        draw.text(
+            (layout.margin, layout.height - layout.margin - layout.footer_h // 2), footer, font=font(13), fill=MUTED, anchor="lm"
+        )
     return canvas
 
 
@@ -323,6 +335,4 @@ def build_sheet(
     subtitle += f" · {completed} completed" + (f" · {failed} failed" if failed else "")
     if snapshot.get("createdAt"):
         subtitle += f" · created {snapshot['createdAt']}"
-    return render(
-        rows, columns, tiles, title=f"Batch {snapshot.get('batchId', '')}", subtitle=subtitle, footer=footer
-    )
+    return render(rows, columns, tiles, title=f"Batch {snapshot.get('batchId', '')}", subtitle=subtitle, footer=footer)

@@ -102,7 +102,12 @@ class StackProcess:
         started = time.monotonic()
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                command, cwd=self.root, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                command,
+                cwd=self.root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us; we stop the stack in order
             )
         deadline = started + self.ready_timeout
@@ -205,8 +210,16 @@ def run_demo(
                 say(f"  watch it in a browser: {_page_url(base, batch['batchId'], user)}")
 
             outcome = create_batch(
-                api, list(photos), ANGLES, COLORS, auto_colorize=True, watch=True, reporter=reporter,
-                timeout=timeout, log=say, on_created=created,
+                api,
+                list(photos),
+                ANGLES,
+                COLORS,
+                auto_colorize=True,
+                watch=True,
+                reporter=reporter,
+                timeout=timeout,
+                log=say,
+                on_created=created,
             )
             state = outcome.state
             assert state is not None
@@ -220,13 +233,16 @@ def run_demo(
         pngs = download.files
         failed = [c for c in download.cells if c.status != "completed"]
         result = {
-            "ok": not failed, "batchId": batch_id, "out": str(download.out_dir), "files": [str(p) for p in pngs],
-            "matrix": str(download.matrix_path), "manifest": str(download.manifest_path),
+            "ok": not failed,
+            "batchId": batch_id,
+            "out": str(download.out_dir),
+            "files": [str(p) for p in pngs],
+            "matrix": str(download.matrix_path),
+            "manifest": str(download.manifest_path),
             "seconds": round(elapsed, 1),
             "failed": [{"cell": cell_name(c.angleKey, c.colorKey), "error": c.error} for c in failed],
         }
-        say(f"Results in {_relative(download.out_dir)}/: {len(pngs)} images, matrix.png (the contact sheet), "
-            "manifest.json")
+        say(f"Results in {_relative(download.out_dir)}/: {len(pngs)} images, matrix.png (the contact sheet), manifest.json")
         for path in pngs:
             say(f"    {_relative(path)}")
         say(f"    {_relative(download.matrix_path)}")

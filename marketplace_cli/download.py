@@ -151,8 +151,13 @@ def download_batch(
     target.mkdir(parents=True, exist_ok=True)
 
     cells = [
-        CellFile(c.get("type") or ("color" if c.get("colorKey") else "angle"), c["angleKey"], c.get("colorKey") or None,
-                 c.get("status", "queued"), error=c.get("error"))
+        CellFile(
+            c.get("type") or ("color" if c.get("colorKey") else "angle"),
+            c["angleKey"],
+            c.get("colorKey") or None,
+            c.get("status", "queued"),
+            error=c.get("error"),
+        )
         for c in _ordered(snapshot)
     ]
     urls = {(c["angleKey"], c.get("colorKey") or None): c.get("imageUrl") for c in _ordered(snapshot)}
@@ -181,10 +186,12 @@ def download_batch(
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(completed) or 1))) as pool:
         list(pool.map(fetch, completed))
 
-    sheet_snapshot = {**snapshot, "cells": [
-        {"type": c.type, "angleKey": c.angleKey, "colorKey": c.colorKey, "status": c.status, "error": c.error}
-        for c in cells
-    ]}
+    sheet_snapshot = {
+        **snapshot,
+        "cells": [
+            {"type": c.type, "angleKey": c.angleKey, "colorKey": c.colorKey, "status": c.status, "error": c.error} for c in cells
+        ],
+    }
     sheet = contact_sheet.build_sheet(
         sheet_snapshot, presets, images, footer="Car Marketplace · generated with google/nano-banana"
     )

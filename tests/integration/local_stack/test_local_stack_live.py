@@ -80,9 +80,7 @@ def test_resources_are_created_from_the_template(stack: LocalStack) -> None:
     assert "https://app.example.com" in cors["AllowedOrigins"]
     assert stack.base_url in cors["AllowedOrigins"]
 
-    machine = stack.client("stepfunctions").describe_state_machine(
-        stateMachineArn=stack.resources.state_machines["Machine"]
-    )
+    machine = stack.client("stepfunctions").describe_state_machine(stateMachineArn=stack.resources.state_machines["Machine"])
     assert machine["name"] == "car-marketplace-local-machine"
     assert ":function:TaskFunction" in machine["definition"] and "${" not in machine["definition"]
     names = {f["FunctionName"] for f in stack.client("lambda").list_functions()["Functions"]}

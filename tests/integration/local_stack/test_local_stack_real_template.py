@@ -42,9 +42,9 @@ def test_real_template_provisions(stack: LocalStack) -> None:
     assert buckets == list(stack.resources.buckets.values()) and buckets
     machines = stack.client("stepfunctions").list_state_machines()["stateMachines"]
     assert [m["stateMachineArn"] for m in machines] == list(stack.resources.state_machines.values())
-    definition = stack.client("stepfunctions").describe_state_machine(
-        stateMachineArn=machines[0]["stateMachineArn"]
-    )["definition"]
+    definition = stack.client("stepfunctions").describe_state_machine(stateMachineArn=machines[0]["stateMachineArn"])[
+        "definition"
+    ]
     assert "${" not in definition, "every DefinitionSubstitution is resolved"
     assert stack.resources.skipped == []
 

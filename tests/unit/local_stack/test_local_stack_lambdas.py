@@ -50,7 +50,7 @@ def test_functions_with_same_module_names_coexist(tmp_path: Path) -> None:
 
 
 def test_handler_errors_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(ImportError, match="module.function"):
+    with pytest.raises(ImportError, match=r"module\.function"):
         load_handler(spec(tmp_path, "", "A", handler="handler"))
     with pytest.raises(ImportError, match="no missing"):
         load_handler(spec(tmp_path, "", "B", handler="missing.handler"))

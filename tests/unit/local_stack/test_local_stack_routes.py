@@ -63,7 +63,14 @@ def test_route_keys() -> None:
 
 
 CORS = Cors.from_configs(
-    [{"AllowOrigins": ["https://app.example.com"], "AllowMethods": ["GET", "POST"], "AllowHeaders": ["content-type"], "MaxAge": 600}],
+    [
+        {
+            "AllowOrigins": ["https://app.example.com"],
+            "AllowMethods": ["GET", "POST"],
+            "AllowHeaders": ["content-type"],
+            "MaxAge": 600,
+        }
+    ],
     ["http://127.0.0.1:3000"],
     ["x-dev-user"],
 )

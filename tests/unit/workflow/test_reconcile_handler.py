@@ -1,0 +1,94 @@
+"""Reconcile: cells whose webhook never came are resolved by polling, through the same path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from workflow_testkit import World, data_uri, make_batch, png_bytes, start
+
+from marketplace import predictions
+from marketplace.errors import ReplicateUnavailable
+from tests.support.lambdas import FakeLambdaContext, load_function
+
+pytestmark = pytest.mark.unit
+
+reconcile = load_function("reconcile")
+
+
+@pytest.fixture
+def replicate_state(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+
+    def get_prediction(prediction_id: str) -> dict[str, Any]:
+        answer = state[prediction_id]
+        if isinstance(answer, Exception):
+            raise answer
+        return {"id": prediction_id, **answer}
+
+    monkeypatch.setattr(predictions, "get_prediction", get_prediction)
+    monkeypatch.setenv("RECONCILE_AFTER_SECONDS", "0")
+    return state
+
+
+def sweep() -> dict[str, Any]:
+    return reconcile.lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"}, FakeLambdaContext())
+
+
+def test_given_a_dropped_success_webhook_when_swept_then_the_cell_completes_like_a_webhook_would(
+    world: World, replicate_state: dict[str, Any]
+) -> None:
+    world.connect()
+    make_batch(world.repo)
+    start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    replicate_state["p-1"] = {"status": "succeeded", "output": data_uri(png_bytes())}
+
+    answer = sweep()
+
+    assert answer == {"checked": 1, "outcomes": {"completed": 1}}
+    assert world.cell("b-1", "front_0")["status"] == "completed"
+    assert len(world.assets()) == 1
+    assert world.sfn.successes[0][0] == "tok-1"
+    assert sweep()["checked"] == 0  # no longer pending
+
+
+def test_given_a_prediction_still_running_when_swept_then_the_task_is_heartbeated_and_the_cell_touched(
+    world: World, replicate_state: dict[str, Any]
+) -> None:
+    make_batch(world.repo)
+    start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    before = world.cell("b-1", "front_0")["GSI1SK"]
+    replicate_state["p-1"] = {"status": "processing"}
+
+    answer = sweep()
+
+    assert answer["outcomes"] == {"running": 1}
+    cell = world.cell("b-1", "front_0")
+    assert cell["status"] == "processing"  # the dropped start webhook is made up for too
+    assert cell["GSI1SK"] > before
+    assert world.sfn.heartbeats.count("tok-1") >= 1
+
+
+def test_given_one_poll_failing_when_swept_then_the_other_cells_are_still_resolved(
+    world: World, replicate_state: dict[str, Any]
+) -> None:
+    make_batch(world.repo, colors=("red_metallic",))
+    start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    start(world.repo, "b-1", "front_0", "red_metallic", "p-2", "tok-2")
+    replicate_state["p-1"] = ReplicateUnavailable("down")
+    replicate_state["p-2"] = {"status": "failed", "error": "out of memory"}
+
+    answer = sweep()
+
+    assert answer["outcomes"] == {"error": 1, "failed": 1}
+    assert world.cell("b-1", "front_0")["status"] == "queued"
+    assert world.cell("b-1", "front_0", "red_metallic")["error"] == "out of memory"
+
+
+def test_given_recently_updated_cells_when_swept_then_they_are_left_alone(
+    world: World, replicate_state: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECONCILE_AFTER_SECONDS", "90")
+    make_batch(world.repo)
+    start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    assert sweep()["checked"] == 0
