@@ -15,7 +15,9 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -296,31 +298,27 @@ def render(
 
 
 def build_sheet(
-    snapshot: dict[str, object],
-    presets: dict[str, object] | None,
+    snapshot: dict[str, Any],
+    presets: dict[str, Any] | None,
     images: dict[tuple[str, str | None], Image.Image],
     footer: str = "",
 ) -> Image.Image:
     """From a batch snapshot, the presets (labels; may be None) and the downloaded images."""
     angle_labels = {
         a["angleKey"]: a.get("angleLabel") or a["angleKey"]
-        for a in (presets or {}).get("angles", [])  # type: ignore[union-attr]
+        for a in (presets or {}).get("angles", [])
         if isinstance(a, dict) and "angleKey" in a
     }
-    color_info = {
-        c["colorKey"]: c
-        for c in (presets or {}).get("colors", [])  # type: ignore[union-attr]
-        if isinstance(c, dict) and "colorKey" in c
-    }
-    angles = [str(a) for a in snapshot.get("angles") or []]  # type: ignore[attr-defined]
-    colors = [str(c) for c in snapshot.get("colors") or []]  # type: ignore[attr-defined]
+    color_info = {c["colorKey"]: c for c in (presets or {}).get("colors", []) if isinstance(c, dict) and "colorKey" in c}
+    angles = [str(a) for a in snapshot.get("angles") or []]
+    colors = [str(c) for c in snapshot.get("colors") or []]
     rows = [Row(a, str(angle_labels.get(a, a))) for a in angles]
     columns = [Column(None, "Studio angle")] + [
         Column(c, str(color_info.get(c, {}).get("colorLabel") or c), swatch_rgb(color_info.get(c, {}).get("promptValue")))
         for c in colors
     ]
     tiles: dict[tuple[str, str | None], Tile] = {}
-    for cell in snapshot.get("cells") or []:  # type: ignore[attr-defined]
+    for cell in snapshot.get("cells") or []:
         key = (cell["angleKey"], cell.get("colorKey") or None)
         status = cell.get("status", "queued")
         image = images.get(key)
@@ -331,8 +329,24 @@ def build_sheet(
         tiles[key] = Tile(status, image, error)
     completed = sum(1 for t in tiles.values() if t.status == "completed")
     failed = sum(1 for t in tiles.values() if t.status == "failed")
-    subtitle = f"{len(rows)} angle{'s' if len(rows) != 1 else ''} {TIMES} {len(colors)} colour{'s' if len(colors) != 1 else ''}"
-    subtitle += f" · {completed} completed" + (f" · {failed} failed" if failed else "")
+    parts = [f"batch {snapshot.get('batchId', '')}", f"{plural(len(rows), 'angle')} {TIMES} {plural(len(colors), 'colour')}"]
+    parts.append(f"{completed} completed" + (f", {failed} failed" if failed else ""))
     if snapshot.get("createdAt"):
-        subtitle += f" · created {snapshot['createdAt']}"
-    return render(rows, columns, tiles, title=f"Batch {snapshot.get('batchId', '')}", subtitle=subtitle, footer=footer)
+        parts.append(f"created {readable_time(str(snapshot['createdAt']))}")
+    subtitle = " · ".join(parts)
+    return render(rows, columns, tiles, title="Car Marketplace · studio matrix", subtitle=subtitle, footer=footer)
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def readable_time(value: str) -> str:
+    """`2026-11-21T08:39:32.274Z` → `2026-11-21 08:39 UTC` (anything else unchanged)."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

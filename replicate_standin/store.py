@@ -496,15 +496,18 @@ class StandinStore:
         deferred_start = start_json if reorder and prediction.wants("start") else None
         progress = self._spawn(self._send_progress(prediction, start_json, not reorder))
 
+        # The model runs during the latency, as on Replicate: the final state comes at
+        # max(latency, generation time), not latency + generation time.
+        model_run = None if "fail" in prediction.faults else asyncio.ensure_future(self._run_model(prediction))
         await asyncio.sleep(self.settings.latency_seconds)
         output_json: dict[str, Any] | None = None
         generated: model_module.Output | None = None
         error: str | None = None
-        if "fail" in prediction.faults:
+        if model_run is None:
             error = FAULT_ERROR
         else:
             try:
-                generated = await self._run_model(prediction)
+                generated = await model_run
             except model_module.ModelError as exc:
                 error = str(exc)
 

@@ -151,7 +151,7 @@ function toast(message, kind = "info", { timeout = kind === "error" ? 8000 : 450
   };
   close.addEventListener("click", remove);
   $("toasts").append(node);
-  while ($("toasts").children.length > 4) $("toasts").firstElementChild.remove();
+  while ($("toasts").children.length > 3) $("toasts").firstElementChild.remove();
   setTimeout(remove, timeout);
 }
 

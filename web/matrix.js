@@ -91,7 +91,7 @@ export class MatrixView {
       const head = el("th", { scope: "row", class: "sticky" }, [
         el("div", { class: "row-head" }, [
           el("span", { class: "row-label" }, ctx.angleLabel(a)),
-          ctx.angleDesc(a) ? el("span", { class: "row-desc" }, ctx.angleDesc(a)) : null,
+          ctx.angleDesc(a) ? el("span", { class: "row-desc", title: ctx.angleDesc(a) }, ctx.angleDesc(a)) : null,
         ]),
         angleCell,
       ]);
@@ -207,11 +207,16 @@ export class MatrixView {
   updateColorize(btn, angleKey) {
     const s = this.ctx.colorizeState(angleKey);
     btn.hidden = !s.visible;
+    btn.setAttribute("aria-busy", String(!!s.busy));
     btn.disabled = !s.enabled;
     btn.title = s.reason || "";
     btn.setAttribute("aria-label", s.enabled ? `Colorize ${this.ctx.angleLabel(angleKey)} in ${s.count} colour${s.count === 1 ? "" : "s"}` : `Colorize ${this.ctx.angleLabel(angleKey)}: ${s.reason}`);
-    const label = s.busy ? "Colorizing…" : "Colorize";
-    btn.replaceChildren(icon("palette"), el("span", {}, label), s.enabled ? el("span", { class: "pill" }, String(s.count)) : null);
+    const sig = [s.visible, s.enabled, s.busy, s.count, s.reason].join("|");
+    if (btn.dataset.sig === sig) return;
+    btn.dataset.sig = sig;
+    const parts = [icon("palette"), el("span", {}, s.busy ? "Colorizing…" : "Colorize")];
+    if (s.enabled) parts.push(el("span", { class: "pill", "aria-hidden": "true" }, String(s.count)));
+    btn.replaceChildren(...parts);
   }
 
   /** Keys of completed cells in reading order (for the lightbox's previous/next). */

@@ -24,7 +24,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter
 WIDTH, HEIGHT = 800, 600
 SCALE = 2  # drawn at 2x, then downsampled (anti-aliasing)
 BODY = (0, 158, 146)  # saturated teal: colourisation must visibly change it
-GLASS = (38, 50, 60)
+GLASS = (42, 45, 48)  # nearly neutral: tinted glass would be repainted with the body
 TRIM = (24, 26, 28)
 TYRE = (18, 18, 20)
 RIM = (170, 176, 182)
@@ -238,19 +238,19 @@ def draw_garage(image: Image.Image, rng: random.Random) -> None:
     horizon = int(h * 0.56)
     for y in range(horizon):  # back wall: dim, warmer near the lamp
         v = 58 + int(22 * (1 - abs(y - h * 0.12) / h))
-        draw.line([(0, y), (w, y)], fill=(v, v - 4, v - 10))
+        draw.line([(0, y), (w, y)], fill=(v, v, v))
     for x in range(0, w, w // 7):  # wall panels
-        draw.line([(x, 0), (x, horizon)], fill=(44, 42, 40), width=3 * SCALE)
-    draw.rectangle((int(w * 0.38), int(h * 0.05), int(w * 0.62), int(h * 0.075)), fill=(150, 146, 120))  # tube lamp
-    draw.rectangle((int(w * 0.06), int(h * 0.22), int(w * 0.2), int(h * 0.40)), fill=(48, 40, 34))  # a cabinet
-    draw.rectangle((int(w * 0.83), int(h * 0.18), int(w * 0.96), int(h * 0.21)), fill=(40, 38, 36))  # a shelf
+        draw.line([(x, 0), (x, horizon)], fill=(42, 42, 42), width=3 * SCALE)
+    draw.rectangle((int(w * 0.38), int(h * 0.05), int(w * 0.62), int(h * 0.075)), fill=(150, 150, 140))  # tube lamp
+    draw.rectangle((int(w * 0.06), int(h * 0.22), int(w * 0.2), int(h * 0.40)), fill=(46, 45, 44))  # a cabinet
+    draw.rectangle((int(w * 0.83), int(h * 0.18), int(w * 0.96), int(h * 0.21)), fill=(38, 38, 38))  # a shelf
     for y in range(horizon, h):  # concrete floor
         v = 52 - int(20 * (y - horizon) / (h - horizon))
-        draw.line([(0, y), (w, y)], fill=(v + 4, v + 2, v))
+        draw.line([(0, y), (w, y)], fill=(v, v, v))
     for _ in range(14):  # oil stains
         cx, cy = rng.uniform(0, w), rng.uniform(horizon + 20, h)
         rx, ry = rng.uniform(20, 90), rng.uniform(6, 22)
-        draw.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=(36, 35, 33))
+        draw.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=(35, 35, 35))
     draw.line([(0, horizon), (w, horizon)], fill=(30, 30, 30), width=2 * SCALE)
 
 
@@ -322,32 +322,33 @@ def noise_layer(rng: random.Random, size: tuple[int, int], strength: float) -> I
 
 
 def poorly_lit(image: Image.Image, seed: int, darkness: float, cast: tuple[float, float, float]) -> Image.Image:
-    """Dark, flat, colour-cast, vignetted and noisy: a phone photo under one garage lamp."""
+    """Dark, flat, noisy, colour-cast and vignetted: a phone photo under one garage lamp.
+
+    The grain goes in before the (multiplicative) cast, so grey stays only slightly tinted even
+    in the darkest pixels: chroma speckle would read as "paint" to a colour mask downstream."""
     image = ImageEnhance.Contrast(image).enhance(0.72)
     image = ImageEnhance.Brightness(image).enhance(darkness)
-    r, g, b = image.split()
-    r = r.point(lambda v: min(255, int(v * cast[0])))
-    g = g.point(lambda v: min(255, int(v * cast[1])))
-    b = b.point(lambda v: min(255, int(v * cast[2])))
-    image = Image.merge("RGB", (r, g, b))
-    # Vignette: a radial gradient, darker at the corners.
-    vignette = Image.radial_gradient("L").resize(image.size).point(lambda v: 255 - int(v * 0.55))
-    image = ImageChops.multiply(image, Image.merge("RGB", (vignette, vignette, vignette)))
-    # Sensor noise, seeded: strong luminance grain plus a little chroma noise.
     rng = random.Random(seed)
-    luminance = noise_layer(rng, image.size, 0.30)
-    image = ImageChops.add(image, Image.merge("RGB", (luminance, luminance, luminance)), 1, -128)
-    chroma = Image.merge("RGB", [noise_layer(rng, image.size, 0.12) for _ in range(3)])
-    image = ImageChops.add(image, chroma, 1, -128)
-    return image.filter(ImageFilter.GaussianBlur(0.6))
+    grain = noise_layer(rng, image.size, 0.13)
+    image = ImageChops.add(image, Image.merge("RGB", (grain, grain, grain)), 1, -128)
+    image = image.filter(ImageFilter.GaussianBlur(0.6))
+    # The lamp's colour shows where its light falls: the cast grows with brightness, so the
+    # shadows stay neutral (a tint there becomes strong colour once someone stretches them).
+    channels = [
+        band.point(lambda v, k=k: min(255, round(v * (1 + (k - 1) * min(1.0, v / 110) ** 2))))
+        for band, k in zip(image.split(), cast, strict=True)
+    ]
+    image = Image.merge("RGB", channels)
+    vignette = Image.radial_gradient("L").resize(image.size).point(lambda v: 255 - int(v * 0.55))
+    return ImageChops.multiply(image, Image.merge("RGB", (vignette, vignette, vignette)))
 
 
 VIEWS = [
     # file name, camera azimuth (0 = straight in front, 90 = right side), elevation, darkness, colour cast
-    ("car_front_left.jpg", -38.0, 9.0, 0.58, (1.12, 1.0, 0.74)),
-    ("car_side_right.jpg", 90.0, 5.0, 0.52, (1.10, 1.0, 0.78)),
-    ("car_rear_right.jpg", 142.0, 10.0, 0.48, (1.15, 1.0, 0.72)),
-    ("car_front.jpg", 8.0, 3.0, 0.55, (1.08, 1.0, 0.80)),
+    ("car_front_left.jpg", -38.0, 9.0, 0.58, (1.14, 1.0, 0.80)),
+    ("car_side_right.jpg", 90.0, 5.0, 0.52, (1.12, 1.0, 0.82)),
+    ("car_rear_right.jpg", 142.0, 10.0, 0.48, (1.15, 1.0, 0.78)),
+    ("car_front.jpg", 8.0, 3.0, 0.55, (1.12, 1.0, 0.84)),
 ]
 
 
@@ -359,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     for index, (name, azimuth, elevation, darkness, cast) in enumerate(VIEWS):
         photo = poorly_lit(render_car(azimuth, elevation, seed=index), seed=index, darkness=darkness, cast=cast)
         path = args.out / name
-        photo.save(path, "JPEG", quality=72, optimize=True, progressive=False)
+        photo.save(path, "JPEG", quality=82, optimize=True, subsampling=0)
         print(f"{path}  {photo.size[0]}x{photo.size[1]}  {path.stat().st_size // 1024} KiB")
     return 0
 

@@ -62,6 +62,28 @@ class ConsoleRecorder:
         return [text for t, text in self.messages if t == kind]
 
 
+def save_matrix_screenshots(page: Any, artifacts_dir: Path, name: str) -> list[Path]:
+    """The viewport showing the matrix, and the whole matrix table (also the part scrolled sideways)."""
+    size = page.viewport_size or DESKTOP
+    suffix = f"{size['width']}x{size['height']}"
+    page.evaluate("window.scrollTo(0, 0)")
+    if size["width"] <= 800:
+        page.locator(".matrix-panel").scroll_into_view_if_needed()
+    shots = [artifacts_dir / f"{name}-{suffix}.png", artifacts_dir / f"{name}-full-{suffix}.png"]
+    page.screenshot(path=str(shots[0]))
+    # let the table overflow its scroller, with nothing drawn over it, for one picture
+    toggle = """on => {
+        document.querySelector('.matrix-scroll').style.overflow = on ? 'visible' : '';
+        for (const sel of ['.tray', '.jobs-fab', '.toasts']) {
+            document.querySelector(sel).style.visibility = on ? 'hidden' : '';
+        }
+    }"""
+    page.evaluate(toggle, True)
+    page.locator("table.matrix").screenshot(path=str(shots[1]))
+    page.evaluate(toggle, False)
+    return shots
+
+
 def make_photos(folder: Path, count: int = 3) -> list[Path]:
     """Small, distinct JPEGs standing in for a dealer's phone photos."""
     paths = []

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.browser_kit import DESKTOP, PHONE, ConsoleRecorder, make_photos
+from tests.browser.browser_kit import DESKTOP, PHONE, ConsoleRecorder, make_photos, save_matrix_screenshots
 from tests.browser.fake_backend import FakeBackend
 
 pytestmark = pytest.mark.browser
@@ -410,7 +410,8 @@ def test_auto_off_then_colorize_a_finished_angle(backend: FakeBackend, page: Pag
     backend.update_cell(batch_id, "front_0", None, "processing")
     backend.update_cell(batch_id, "front_0", None, "completed")
     expect(colorize).to_be_enabled()
-    expect(colorize).to_contain_text("Colorize")
+    expect(colorize).to_have_text(re.compile(r"^Colorize\s*2$"))
+    expect(colorize).to_have_accessible_name("Colorize Front in 2 colours")
     expect(page.get_by_test_id("colorize-side_90")).to_be_disabled()
     colorize.click()
     expect(cell(page, "front_0", "red_metallic")).to_have_attribute("data-status", "queued")
@@ -420,6 +421,7 @@ def test_auto_off_then_colorize_a_finished_angle(backend: FakeBackend, page: Pag
     assert req == {"colors": COLORS, "angles": ["front_0"]}
     expect(page.get_by_test_id("batch-progress")).to_have_text("1 / 4 done")
     expect(colorize).to_be_disabled()  # every selected colour exists for this angle now
+    expect(colorize).to_have_text("Colorize")
 
     backend.update_cell(batch_id, "front_0", "red_metallic", "processing")
     backend.update_cell(batch_id, "front_0", "red_metallic", "completed")
@@ -557,14 +559,12 @@ def test_screenshots_of_a_full_matrix(backend: FakeBackend, page: Page, tmp_path
             backend.update_cell(batch_id, a, c, status, error_message="The model returned no image")
     expect(page.get_by_test_id("batch-progress")).to_have_text("5 / 10 done")
     page.wait_for_function("() => [...document.querySelectorAll('.matrix img')].every(i => i.complete && i.naturalWidth > 0)")
-    page.locator(".toast-close").first.click()
+    for close in page.locator(".toast-close").all():
+        close.click()
     page.wait_for_timeout(300)
-    name = f"{viewport['width']}x{viewport['height']}"
-    if viewport is PHONE:
-        page.locator(".matrix-panel").scroll_into_view_if_needed()
-    page.screenshot(path=str(artifacts_dir / f"fake-matrix-{name}.png"))
-    page.locator(".matrix-panel").screenshot(path=str(artifacts_dir / f"fake-matrix-panel-{name}.png"))
+    save_matrix_screenshots(page, artifacts_dir, "fake-matrix")
     page.evaluate("window.scrollTo(0, 0)")
+    name = f"{viewport['width']}x{viewport['height']}"
     page.screenshot(path=str(artifacts_dir / f"fake-page-{name}.png"))
     page.get_by_test_id("gallery-tab").click()
     expect(page.get_by_test_id("gallery-item")).to_have_count(4)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.browser_kit import DESKTOP, PHONE, make_photos
+from tests.browser.browser_kit import PHONE, make_photos, save_matrix_screenshots
 
 pytestmark = pytest.mark.browser
 
@@ -53,22 +53,11 @@ def cell(page: Page, angle: str, color: str | None):
 def wait_completed(page: Page, keys: list[tuple[str, str | None]]) -> None:
     for angle, color in keys:
         expect(cell(page, angle, color)).to_have_attribute("data-status", re.compile("completed|failed"), timeout=DONE_TIMEOUT_MS)
-    failed = [f"{a}/{c}: {cell(page, a, c).inner_text()}" for a, c in keys if cell(page, a, c).get_attribute("data-status") == "failed"]
+    failed = [
+        f"{a}/{c}: {cell(page, a, c).inner_text()}" for a, c in keys if cell(page, a, c).get_attribute("data-status") == "failed"
+    ]
     assert not failed, f"cells failed: {failed}"
     page.wait_for_function(ALL_MATRIX_IMAGES_LOADED, timeout=30_000)
-
-
-def save_matrix_screenshots(page: Page, artifacts_dir: Path, name: str) -> None:
-    """The viewport with the matrix, and the whole matrix table (also the part scrolled sideways)."""
-    size = page.viewport_size or DESKTOP
-    suffix = f"{size['width']}x{size['height']}"
-    page.evaluate("window.scrollTo(0, 0)")
-    if size["width"] <= 800:
-        page.locator(".matrix-panel").scroll_into_view_if_needed()
-    page.screenshot(path=str(artifacts_dir / f"{name}-{suffix}.png"))
-    page.evaluate("document.querySelector('.matrix-scroll').style.overflow = 'visible'")
-    page.locator("table.matrix").screenshot(path=str(artifacts_dir / f"{name}-full-{suffix}.png"))
-    page.evaluate("document.querySelector('.matrix-scroll').style.overflow = ''")
 
 
 def test_scenario_a_two_angles_two_colours_fill_the_matrix(page: Page, base_url: str, tmp_path: Path, artifacts_dir: Path):

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from marketplace import outputs
 from standardwebhooks import Webhook
 from workflow_testkit import OLD_SECRET, SECRET, World, data_uri, make_batch, png_bytes, start
 
-from marketplace import outputs
 from tests.support.lambdas import FakeLambdaContext, load_function
 
 pytestmark = pytest.mark.unit

@@ -1,0 +1,85 @@
+"""The sample events in events/ have the shapes the handlers accept, and the ASL keeps its
+contract (names, payloads, retries) — checked statically; moto executes it in integration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from marketplace.webhooks import verify_webhook
+
+from tests.support.lambdas import load_function
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[3]
+EVENTS = ROOT / "events"
+SAMPLE_SECRET = "whsec_c2FtcGxlLXNlY3JldC1mb3ItZXZlbnRzLW9ubHktMDA="
+
+
+def event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+def asl() -> dict[str, Any]:
+    return json.loads((ROOT / "statemachines" / "batch.asl.json").read_text())
+
+
+def test_given_the_sample_webhook_event_when_verified_at_its_time_then_its_signature_is_valid() -> None:
+    sample = event("replicate_webhook.json")
+    verify_webhook(sample["headers"], sample["body"].encode(), [SAMPLE_SECRET], now=int(sample["headers"]["webhook-timestamp"]))
+    assert sample["version"] == "2.0" and sample["requestContext"]["http"]["method"] == "POST"
+
+
+@pytest.mark.parametrize(
+    ("function", "model", "sample"),
+    [
+        ("run_prediction", "RunPredictionEvent", "run_prediction.json"),
+        ("run_prediction", "RunPredictionEvent", "run_prediction_color.json"),
+        ("record_failure", "RecordFailureEvent", "record_failure.json"),
+        ("finalize_batch", "FinalizeBatchEvent", "finalize_batch.json"),
+    ],
+)
+def test_given_a_sample_event_when_parsed_by_its_handlers_model_then_it_is_accepted(
+    function: str, model: str, sample: str
+) -> None:
+    getattr(load_function(function), model).model_validate(event(sample))
+
+
+def test_given_the_definition_when_read_then_the_angle_map_is_distributed_standard_uncapped_and_tolerant() -> None:
+    process = asl()["States"]["ProcessAngles"]
+    assert process["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert "MaxConcurrency" not in process
+    assert process["ToleratedFailurePercentage"] == 100
+    assert process["ItemsPath"] == "$.items" and process["ResultPath"] is None
+    assert asl()["States"]["FinalizeBatch"]["Parameters"]["Payload"] == {
+        "batchId.$": "$.batchId", "executionName.$": "$$.Execution.Name",
+    }
+
+
+def test_given_the_callback_tasks_when_read_then_they_retry_replicate_errors_with_full_jitter_and_catch_all() -> None:
+    states = asl()["States"]["ProcessAngles"]["ItemProcessor"]["States"]
+    run_color = states["ProcessColors"]["ItemProcessor"]["States"]["RunColor"]
+    for task in (states["RunAngle"], run_color):
+        assert task["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+        assert task["Parameters"]["FunctionName"] == "${RunPredictionFunctionArn}"
+        assert task["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
+        assert task["HeartbeatSeconds"] < task["TimeoutSeconds"]
+        replicate = task["Retry"][0]
+        assert replicate["ErrorEquals"] == ["ReplicateRateLimited", "ReplicateUnavailable"]
+        assert (replicate["IntervalSeconds"], replicate["BackoffRate"], replicate["MaxAttempts"]) == (2, 2, 6)
+        assert (replicate["MaxDelaySeconds"], replicate["JitterStrategy"]) == (60, "FULL")
+        assert "Lambda.ServiceException" in task["Retry"][1]["ErrorEquals"]
+        assert task["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": task["Catch"][0]["Next"]}]
+    assert states["RunAngle"]["Parameters"]["Payload"]["colorKey"] is None
+    assert run_color["Parameters"]["Payload"]["angleOutputUrl.$"] == "$.angleOutputUrl"
+    selector = states["ProcessColors"]["ItemSelector"]
+    assert selector["colorKey.$"] == "$$.Map.Item.Value"
+    assert selector["angleOutputUrl.$"] == "$.angleResult.outputUrl"
+
+
+def test_given_the_definition_when_searched_then_it_is_jsonpath_only() -> None:
+    text = (ROOT / "statemachines" / "batch.asl.json").read_text()
+    assert '"QueryLanguage"' not in text and "{%" not in text
