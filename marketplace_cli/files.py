@@ -11,6 +11,7 @@ ACCEPTED = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
 
 _HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"}
 _HEIF_BRANDS = {b"mif1", b"msf1", b"heif", b"mif2"}
+_OTHER_BRANDS = {b"avif", b"avis", b"isom", b"mp41", b"mp42", b"qt  ", b"crx "}  # AVIF, video, raw: not accepted
 
 
 class FileRejected(ValueError):
@@ -35,10 +36,8 @@ def sniff_content_type(head: bytes) -> str | None:
             return "image/heic"
         if major in _HEIF_BRANDS:
             return "image/heic" if compatible & _HEIC_BRANDS else "image/heif"
-        if compatible & _HEIC_BRANDS:
+        if major not in _OTHER_BRANDS and compatible & _HEIC_BRANDS:
             return "image/heic"
-        if compatible & _HEIF_BRANDS:
-            return "image/heif"
     return None
 
 

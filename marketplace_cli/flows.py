@@ -11,7 +11,7 @@ from typing import Any
 
 from .client import ApiClient
 from .files import SourceFile, inspect_files
-from .watch import BatchWatcher, Reporter, WatchState
+from .watch import BatchWatcher, Connector, Reporter, WatchState
 
 Log = Callable[[str], None]
 
@@ -57,6 +57,7 @@ def create_batch(
     timeout: float = 600.0,
     log: Log = _quiet,
     on_created: Callable[[dict[str, Any]], None] | None = None,
+    connector: Connector | None = None,
 ) -> CreateOutcome:
     """Validate → upload → (open the WebSocket) → create → (follow). With `watch`, the socket is
     open before the batch exists, so its `marketplaceBatchCreated` cannot be missed."""
@@ -76,7 +77,8 @@ def create_batch(
         return CreateOutcome(create())
 
     async def run() -> CreateOutcome:
-        async with BatchWatcher(api, str(config["websocketUrl"]), reporter=reporter, timeout=timeout) as watcher:
+        watcher = BatchWatcher(api, str(config["websocketUrl"]), reporter=reporter, timeout=timeout, connector=connector)
+        async with watcher:
             batch = await asyncio.to_thread(create)
             state = await watcher.follow(str(batch["batchId"]), created_here=True)
             return CreateOutcome(batch, state)
@@ -93,12 +95,13 @@ def colorize_batch(
     watch: bool = False,
     reporter: Reporter | None = None,
     timeout: float = 600.0,
+    connector: Connector | None = None,
 ) -> tuple[dict[str, Any], WatchState | None]:
     if not watch:
         return api.colorize(batch_id, colors, angles), None
 
     async def run() -> tuple[dict[str, Any], WatchState | None]:
-        async with BatchWatcher(api, reporter=reporter, timeout=timeout) as watcher:
+        async with BatchWatcher(api, reporter=reporter, timeout=timeout, connector=connector) as watcher:
             answer = await asyncio.to_thread(api.colorize, batch_id, colors, angles)
             state = await watcher.follow(batch_id)  # finished angles show as "already done"
             return answer, state

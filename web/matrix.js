@@ -123,7 +123,7 @@ export class MatrixView {
   slot(batch, angleKey, colorKey) {
     const key = cellKey(angleKey, colorKey);
     if (!batch.cells.has(key)) {
-      return el("div", { class: "cell empty-slot", "aria-hidden": "true" }, el("span", {}, "—"));
+      return el("div", { class: "cell empty-slot" }, el("span", {}, batch.autoColorize ? "—" : "Not colorized"));
     }
     let node = this.cellEls.get(key);
     if (!node) {

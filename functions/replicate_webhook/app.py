@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ MAX_BODY_BYTES = 1024 * 1024
 # The completed webhook can beat RunPrediction's pointer write by a few milliseconds.
 POINTER_WAITS_SECONDS = (0.1, 0.25, 0.5, 1.0)
 RECENT_PREDICTION_SECONDS = 300
+_reads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webhook-read")
 
 
 def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -41,14 +43,13 @@ def _raw_body(event: dict[str, Any]) -> bytes:
     return body.encode("utf-8")
 
 
-def _pointer(prediction: dict[str, Any]) -> dict[str, Any] | None:
-    repo = get_repository()
-    pointer = repo.get_prediction_pointer(str(prediction["id"]))
-    if pointer is not None or prediction.get("status") in cells.RUNNING:
-        return pointer
+def _wait_for_pointer(prediction: dict[str, Any]) -> dict[str, Any] | None:
+    """A terminal update can beat RunPrediction's pointer write: look again a few times."""
+    if prediction.get("status") in cells.RUNNING:
+        return None
     for delay in POINTER_WAITS_SECONDS:
         time.sleep(delay)
-        pointer = repo.get_prediction_pointer(str(prediction["id"]))
+        pointer = get_repository().get_prediction_pointer(str(prediction["id"]))
         if pointer is not None:
             return pointer
     return None
@@ -99,9 +100,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(prediction_id=str(prediction["id"]), webhook_id=webhook_id, status=prediction["status"])
     try:
         repo = get_repository()
-        if repo.has_webhook_receipt(webhook_id):
+        seen = _reads.submit(repo.has_webhook_receipt, webhook_id)  # both reads in one round trip time
+        pointer = repo.get_prediction_pointer(str(prediction["id"]))
+        if seen.result():
             return _answer(200, {"ok": True, "duplicate": True})
-        pointer = _pointer(prediction)
+        pointer = pointer or _wait_for_pointer(prediction)
         if pointer is None:
             if prediction["status"] not in cells.RUNNING and _is_recent(prediction):
                 logger.warning("terminal webhook for a prediction not recorded yet: asking for a retry")

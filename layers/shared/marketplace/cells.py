@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,6 +44,19 @@ def _push(owner: str | None, message_type: str, data: dict[str, Any]) -> None:
 
 def _push_cell(owner: str | None, cell: dict[str, Any]) -> None:
     _push(owner, JOB_UPDATED, job_updated(cell["batchId"], cell))
+
+
+_push_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="push")
+
+
+def _announce_and_resume(owner: str | None, cell: dict[str, Any]) -> None:
+    """The push and the workflow resume run side by side; both finish before we return (a
+    Lambda is frozen once it answers)."""
+    pushed = _push_pool.submit(_push_cell, owner, cell)
+    try:
+        _resume(cell)
+    finally:
+        pushed.result()
 
 
 def _resume(cell: dict[str, Any]) -> bool:
@@ -118,8 +132,7 @@ def handle_prediction_update(prediction: Mapping[str, Any], pointer: Mapping[str
         if completed is None:
             return "unchanged"
         metrics.add_metric(name="CellsCompleted", unit="Count", value=1)
-        _push_cell(owner, completed)
-        _resume(completed)
+        _announce_and_resume(owner, completed)
         return "completed"
 
     return _fail(cell, owner, _failure_reason(prediction))
@@ -130,8 +143,7 @@ def _fail(cell: dict[str, Any], owner: str | None, reason: str) -> str:
     if failed is None:
         return "unchanged"
     metrics.add_metric(name="CellsFailed", unit="Count", value=1)
-    _push_cell(owner, failed)
-    _resume(failed)
+    _announce_and_resume(owner, failed)
     return "failed"
 
 
@@ -139,8 +151,7 @@ def _already_terminal(cell: dict[str, Any], owner: str | None) -> str:
     if cell.get("taskToken") and not cell.get("taskNotifiedAt"):
         # The earlier delivery wrote the cell but did not get to resume the workflow.
         logger.info("resuming the workflow for an already terminal cell")
-        _push_cell(owner, cell)
-        _resume(cell)
+        _announce_and_resume(owner, cell)
         return "resumed"
     return "unchanged"
 

@@ -193,19 +193,6 @@ class Presets:
         """The template with exactly this key, else None (the required two always exist)."""
         return self.prompts.get(key)
 
-    def to_public_dict(self) -> dict[str, Any]:
-        """The body of ``GET /api/car/marketplace/presets``: enabled rows only, angles by order."""
-        return {
-            "angles": [
-                {"angleKey": a.angle_key, "angleLabel": a.angle_label, "angleDesc": a.angle_desc, "order": a.order}
-                for a in self.enabled_angles()
-            ],
-            "colors": [
-                {"colorKey": c.color_key, "colorLabel": c.color_label, "promptValue": c.prompt_value}
-                for c in self.enabled_colors()
-            ],
-        }
-
 
 # --------------------------------------------------------------------------- parsing helpers
 
@@ -296,9 +283,7 @@ class _Table:
         found = ", ".join(_normalise_header(h) for h in header if h.strip()) or "nothing"
         for name in required:
             if name not in self.index:
-                raise _invalid(
-                    sheet, name, f"required column '{name}' is missing from the header (found: {_show(found, 200)})"
-                )
+                raise _invalid(sheet, name, f"required column '{name}' is missing from the header (found: {_show(found, 200)})")
 
     def has(self, column: str) -> bool:
         return column in self.index
@@ -350,9 +335,7 @@ def parse_global_prompts(text: str) -> dict[str, PromptTemplate]:
         template = table.get(cells, "prompt_template")
         if template == "":
             raise _invalid(sheet, "prompt_template", f"the template of {_show(key)} is empty", row)
-        variables = tuple(
-            v for v in (p.strip("{} ") for p in _VARIABLE_SPLIT.split(table.get(cells, "variables"))) if v
-        )
+        variables = tuple(v for v in (p.strip("{} ") for p in _VARIABLE_SPLIT.split(table.get(cells, "variables"))) if v)
         prompts[key] = PromptTemplate(key=key, prompt_template=template, variables=variables)
 
     for key, (needed, allowed) in REQUIRED_TEMPLATES.items():
@@ -366,9 +349,7 @@ def parse_global_prompts(text: str) -> dict[str, PromptTemplate]:
         if unknown:
             names = ", ".join(f"{{{{{u}}}}}" for u in unknown)
             known = ", ".join(f"{{{{{u}}}}}" for u in sorted(allowed))
-            raise _invalid(
-                sheet, "prompt_template", f"template '{key}' uses unknown placeholder(s) {names} (known: {known})"
-            )
+            raise _invalid(sheet, "prompt_template", f"template '{key}' uses unknown placeholder(s) {names} (known: {known})")
     return prompts
 
 
@@ -412,9 +393,7 @@ def parse_color_presets(text: str) -> tuple[ColorPreset, ...]:
     return tuple(colors)
 
 
-def _assemble(
-    prompts: dict[str, PromptTemplate], angles: tuple[AnglePreset, ...], colors: tuple[ColorPreset, ...]
-) -> Presets:
+def _assemble(prompts: dict[str, PromptTemplate], angles: tuple[AnglePreset, ...], colors: tuple[ColorPreset, ...]) -> Presets:
     """Cross-sheet rules over already parsed sheets."""
     if not any(a.enabled for a in angles):
         raise _invalid(SHEET_ANGLES, "enabled", "no enabled angle: at least one row must be enabled")
@@ -423,9 +402,7 @@ def _assemble(
 
 def parse_presets(global_text: str, angles_text: str, colors_text: str) -> Presets:
     """Parse and validate the three sheets together (pure, no I/O)."""
-    return _assemble(
-        parse_global_prompts(global_text), parse_angle_presets(angles_text), parse_color_presets(colors_text)
-    )
+    return _assemble(parse_global_prompts(global_text), parse_angle_presets(angles_text), parse_color_presets(colors_text))
 
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
@@ -481,9 +458,7 @@ def safe_url(url: str) -> str:
 def _fetch_once(session: requests.Session, url: str, sheet: str) -> bytes:
     started = time.monotonic()
     try:
-        resp = session.get(
-            url, timeout=FETCH_TIMEOUT, stream=True, headers={"Accept": "text/csv, text/plain;q=0.9, */*;q=0.1"}
-        )
+        resp = session.get(url, timeout=FETCH_TIMEOUT, stream=True, headers={"Accept": "text/csv, text/plain;q=0.9, */*;q=0.1"})
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise _RetryableError(type(exc).__name__) from None
     except requests.RequestException as exc:  # invalid URL, too many redirects, ...
@@ -698,17 +673,17 @@ class PresetsStore:
                     raise
 
         texts = dict(results)
-        for sheet, exc in failures.items():
+        for sheet, failure in failures.items():
             text, source = self._last_good_text(sheet)
             if text is None:
                 logger.error(
                     "Presets sheet unavailable and no last good copy",
-                    extra={"sheet": sheet, "status": exc.status, "reason": str(exc)},
+                    extra={"sheet": sheet, "status": failure.status, "reason": str(failure)},
                 )
-                raise PresetsUnavailable(f"sheet {sheet} could not be fetched ({exc}) and no last good copy exists")
+                raise PresetsUnavailable(f"sheet {sheet} could not be fetched ({failure}) and no last good copy exists")
             logger.warning(
                 "Presets sheet fetch failed; serving the last good copy",
-                extra={"sheet": sheet, "status": exc.status, "reason": str(exc), "source": source},
+                extra={"sheet": sheet, "status": failure.status, "reason": str(failure), "source": source},
             )
             texts[sheet] = text
             try:
@@ -750,9 +725,7 @@ class PresetsStore:
                 logger.warning("Could not read the last good presets copy", extra={"sheet": sheet, "error": code})
             return None, "none"
         except BotoCoreError as exc:
-            logger.warning(
-                "Could not read the last good presets copy", extra={"sheet": sheet, "error": type(exc).__name__}
-            )
+            logger.warning("Could not read the last good presets copy", extra={"sheet": sheet, "error": type(exc).__name__})
             return None, "none"
         try:
             text = raw.decode("utf-8-sig")

@@ -42,8 +42,7 @@ def render_template(template: PromptTemplate, values: Mapping[str, str], require
         raise PresetsInvalid(
             SHEET_GLOBAL,
             "prompt_template",
-            f"template '{template.key}' uses unknown placeholder(s) {', '.join(dict.fromkeys(unknown))} "
-            f"(known: {known})",
+            f"template '{template.key}' uses unknown placeholder(s) {', '.join(dict.fromkeys(unknown))} (known: {known})",
         )
     if required is not None and required not in found:
         raise PresetsInvalid(

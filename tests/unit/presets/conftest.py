@@ -4,7 +4,7 @@ import boto3
 import pytest
 from marketplace import presets as presets_module
 from moto import mock_aws
-from presets_testkit import BUCKET, CountingS3, FakeClock, RecordingLogger, SheetServer
+from tests.support.presets_testkit import BUCKET, CountingS3, FakeClock, RecordingLogger, SheetServer
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from marketplace.presets import (
     parse_global_prompts,
     parse_presets,
 )
-from presets_testkit import sample_text, sample_texts
+from tests.support.presets_testkit import sample_text, sample_texts
 
 pytestmark = pytest.mark.unit
 
@@ -48,9 +48,7 @@ def test_given_the_sample_sheets_when_parsed_then_all_rows_come_back_in_order():
     assert [a.order for a in presets.angles] == list(range(1, 10))
     assert len(presets.enabled_angles()) == 8
     assert presets.angle("top_down").enabled is False
-    assert presets.angle("front_0") == AnglePreset(
-        "front_0", "Front (0°)", presets.angle("front_0").angle_desc, 1, True
-    )
+    assert presets.angle("front_0") == AnglePreset("front_0", "Front (0°)", presets.angle("front_0").angle_desc, 1, True)
     assert presets.angle("front_right_45").angle_label == "Front Right (45°)"
     assert presets.angle("rear_180").angle_label == "Rear (180°)"
 
@@ -91,7 +89,9 @@ def test_given_presets_when_asking_for_unknown_keys_then_none_is_returned():
 
 
 def test_given_presets_when_rendered_for_the_api_then_only_enabled_rows_in_order():
-    body = samples_presets().to_public_dict()
+    from marketplace.views import presets_view
+
+    body = presets_view(samples_presets())
     assert [a["angleKey"] for a in body["angles"]][:2] == ["front_0", "front_right_45"]
     assert "top_down" not in [a["angleKey"] for a in body["angles"]]
     assert set(body["angles"][0]) == {"angleKey", "angleLabel", "angleDesc", "order"}
@@ -277,8 +277,7 @@ ERROR_CASES = [
     (
         "unknown placeholder in a required template",
         parse_global_prompts,
-        "key,prompt_template,variables\n"
-        "angle_generation,{{ANGLE_DESC}} {{ANGEL_LABEL}},\ncolorization,{{COLOR_NAME}},\n",
+        "key,prompt_template,variables\nangle_generation,{{ANGLE_DESC}} {{ANGEL_LABEL}},\ncolorization,{{COLOR_NAME}},\n",
         SHEET_GLOBAL,
         "prompt_template",
         "ANGEL_LABEL",
@@ -286,8 +285,7 @@ ERROR_CASES = [
     (
         "colour placeholder in the angle template",
         parse_global_prompts,
-        "key,prompt_template,variables\n"
-        "angle_generation,{{ANGLE_DESC}} {{COLOR_NAME}},\ncolorization,{{COLOR_NAME}},\n",
+        "key,prompt_template,variables\nangle_generation,{{ANGLE_DESC}} {{COLOR_NAME}},\ncolorization,{{COLOR_NAME}},\n",
         SHEET_GLOBAL,
         "prompt_template",
         "COLOR_NAME",
@@ -483,9 +481,7 @@ ERROR_CASES = [
     [case[1:] for case in ERROR_CASES],
     ids=[case[0] for case in ERROR_CASES],
 )
-def test_given_an_invalid_sheet_when_parsed_then_presets_invalid_names_sheet_and_column(
-    parser, text, sheet, column, fragment
-):
+def test_given_an_invalid_sheet_when_parsed_then_presets_invalid_names_sheet_and_column(parser, text, sheet, column, fragment):
     with pytest.raises(PresetsInvalid) as info:
         parser(text)
     exc = info.value

@@ -26,13 +26,9 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 KEYS = st.from_regex(KEY_PATTERN, fullmatch=True)
 # Any text but CR (CRLF/CR inside a quoted cell are normalised to LF by design) and already trimmed.
-VALUE = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), min_size=1, max_size=25
-)
+VALUE = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), min_size=1, max_size=25)
 VALUE = VALUE.map(str.strip).filter(bool)
-NO_BRACES = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r{}"), max_size=25).map(
-    str.strip
-)
+NO_BRACES = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r{}"), max_size=25).map(str.strip)
 TRUE_SPELLINGS = ["TRUE", "true", "True", "1", "yes", "YES", "y", "Y", ""]
 FALSE_SPELLINGS = ["FALSE", "false", "0", "no", "NO", "n", "N"]
 
@@ -86,9 +82,7 @@ def messy_csv(draw, header: list[str], rows: list[list[str]]):
     pad = st.sampled_from(["", " ", "  ", "\t"])
 
     def variant(name: str) -> str:
-        shape = draw(
-            st.sampled_from([name, name.upper(), name.title(), name.replace("_", " "), name.replace("_", "-")])
-        )
+        shape = draw(st.sampled_from([name, name.upper(), name.title(), name.replace("_", " "), name.replace("_", "-")]))
         return draw(pad) + shape + draw(pad)
 
     columns = [variant(h) for h in header]

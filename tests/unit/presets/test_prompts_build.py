@@ -14,7 +14,7 @@ from marketplace.presets import (
     parse_presets,
 )
 from marketplace.prompts import build_angle_prompt, build_color_prompt
-from presets_testkit import sample_texts
+from tests.support.presets_testkit import sample_texts
 
 pytestmark = pytest.mark.unit
 
@@ -86,9 +86,7 @@ def test_given_values_that_look_like_placeholders_when_built_then_inserted_liter
     after=st.text(alphabet=st.characters(blacklist_characters="{}")),
     desc=st.text(),
 )
-def test_given_any_description_when_built_then_it_appears_verbatim_exactly_where_the_placeholder_was(
-    before, after, desc
-):
+def test_given_any_description_when_built_then_it_appears_verbatim_exactly_where_the_placeholder_was(before, after, desc):
     angle = AnglePreset("k", "L", desc, None, True)
     assert build_angle_prompt(tpl(before + "{{ANGLE_DESC}}" + after), angle) == before + desc + after
 

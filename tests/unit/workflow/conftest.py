@@ -13,6 +13,11 @@ from workflow_testkit import BUCKET, ENV, TABLE, FakeManagementClient, FakeSfn, 
 from tests.support.aws_resources import create_bucket_from_template, create_table_from_template
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Handlers that emitted no metric in a test make Powertools warn; that is expected.
+    config.addinivalue_line("filterwarnings", "ignore:No application metrics to publish:UserWarning")
+
+
 @pytest.fixture(autouse=True)
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "DEV_MODE", "PUBLIC_ASSET_BASE_URL"):

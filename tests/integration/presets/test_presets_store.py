@@ -22,7 +22,7 @@ from marketplace.presets import (
     parse_presets,
 )
 from moto import mock_aws
-from presets_testkit import BUCKET, FILES, SheetServer, closed_port_url, sample_text, sample_texts
+from tests.support.presets_testkit import BUCKET, FILES, SheetServer, closed_port_url, sample_text, sample_texts
 
 pytestmark = pytest.mark.integration
 
@@ -302,9 +302,7 @@ def test_given_no_copy_anywhere_when_a_sheet_cannot_be_fetched_then_presets_unav
 
 
 def test_given_no_bucket_and_no_memory_copy_when_the_server_is_down_then_presets_unavailable(clock):
-    store = PresetsStore(
-        bucket="", clock=clock, cache_seconds=60, urls={sheet: closed_port_url(sheet) for sheet in SHEETS}
-    )
+    store = PresetsStore(bucket="", clock=clock, cache_seconds=60, urls={sheet: closed_port_url(sheet) for sheet in SHEETS})
     with pytest.raises(PresetsUnavailable) as info:
         store.get()
     assert "could not be fetched" in str(info.value)
@@ -406,9 +404,7 @@ def test_given_settings_from_the_environment_when_get_presets_is_called_then_one
             assert presets_module.get_presets() is first
             assert server.count() == 3
             key = last_good_key(SHEET_COLORS)
-            assert boto3.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read().decode() == sample_text(
-                SHEET_COLORS
-            )
+            assert boto3.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read().decode() == sample_text(SHEET_COLORS)
             presets_module.reset_presets_cache()
             assert presets_module.get_presets() == first
             assert server.count() == 6

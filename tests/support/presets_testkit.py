@@ -11,7 +11,7 @@ from typing import Any
 
 from marketplace.presets import SHEET_ANGLES, SHEET_COLORS, SHEET_GLOBAL
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "presets"
 BUCKET = "presets-test-bucket"
 FILES = {SHEET_GLOBAL: "global_prompts", SHEET_ANGLES: "angle_presets", SHEET_COLORS: "color_presets"}
@@ -127,9 +127,7 @@ class SheetServer:
         self.thread.start()
         self.running = True
 
-    def set(
-        self, name: str, body: str | bytes, status: int = 200, content_type: str = "text/csv; charset=utf-8"
-    ) -> None:
+    def set(self, name: str, body: str | bytes, status: int = 200, content_type: str = "text/csv; charset=utf-8") -> None:
         data = body.encode("utf-8") if isinstance(body, str) else body
         with self.lock:
             self.bodies[f"{name}.csv"] = (status, data, content_type)

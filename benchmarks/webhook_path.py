@@ -1,0 +1,253 @@
+"""Webhook path benchmark: one 1 MP PNG from "completed" webhook receipt to the push, split into
+its steps, p50 over N runs, moto in-process; plus the Lambda time per output image
+(RunPrediction + the start and completed webhooks).
+
+Prints figures (never asserts). Goals: <= 150 ms p50 for the webhook excluding the download,
+<= 1 s of Lambda time per output image.
+Run: .venv/bin/python benchmarks/webhook_path.py [runs]
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
+
+SECRET = "whsec_" + base64.b64encode(b"benchmark-webhook-secret-000000").decode()
+TOKEN = "r8_benchmark"
+OWNER = "bench-owner"
+GOAL_WEBHOOK_MS = 150.0
+GOAL_LAMBDA_MS = 1000.0
+
+
+def make_png() -> bytes:
+    """A 1 MP (1152x896) photo-like PNG: smooth studio gradient, a car-sized shape and sensor
+    noise, saved with compress_level 1 like the stand-in. About the size of a real output."""
+    from PIL import Image, ImageChops, ImageDraw
+
+    width, height = 1152, 896
+    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    image = ImageChops.multiply(image, Image.new("RGB", (width, height), (235, 235, 240)))
+    ImageDraw.Draw(image).ellipse((200, 300, 950, 700), fill=(170, 25, 35))
+    noise = Image.merge("RGB", [Image.effect_noise((width, height), 12).point(lambda v: v // 4) for _ in range(3)])
+    image = ImageChops.add(image, noise, offset=-32)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+PNG = make_png()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "image/png")
+        self.send_header("content-length", str(len(PNG)))
+        self.end_headers()
+        self.wfile.write(PNG)
+
+
+@contextmanager
+def png_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Timer:
+    """Accumulates wall time per category for the current run."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, float] = defaultdict(float)
+
+    def wrap(self, category: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.current[category] += (time.perf_counter() - start) * 1000
+
+        return timed
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main(runs: int = 30) -> None:
+    import httpx
+    import replicate
+    from moto import mock_aws
+    from standardwebhooks import Webhook
+
+    with png_server() as host:
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1",
+                "TABLE_NAME": "bench-table", "BUCKET_NAME": "bench-bucket",
+                "WEBHOOK_URL": "https://hooks.example.test/webhooks/replicate",
+                "WEBSOCKET_MANAGEMENT_URL": "https://ws.example.test/prod",
+                "WEBHOOK_SECRETS": SECRET, "REPLICATE_API_TOKEN": TOKEN,
+                "REPLICATE_BASE_URL": "https://api.replicate.test", "REPLICATE_OUTPUT_HOSTS": host,
+                "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+                "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_METRICS_DISABLED": "true",
+            }
+        )
+        for name in ("AWS_ENDPOINT_URL", "PUBLIC_ASSET_BASE_URL"):
+            os.environ.pop(name, None)
+
+        from marketplace import aws, cells, notifier, outputs, predictions, repository, workflow
+        from marketplace.config import get_settings
+        from marketplace.observability import logger
+        from tests.support.aws_resources import create_bucket_from_template, create_table_from_template
+        from tests.support.fakes import FakeWebSocketManagement
+        from tests.support.lambdas import FakeLambdaContext, load_function
+
+        get_settings.cache_clear()
+        aws.reset_clients()
+        repository.reset_repository()
+        notifier.reset_notifier()
+        predictions.reset_clients()
+        logger.registered_handler.setStream(io.StringIO())  # log as in Lambda, but not to the terminal
+
+        run_prediction = load_function("run_prediction")
+        webhook = load_function("replicate_webhook")
+        timer = Timer()
+        counter = {"n": 0}
+
+        def fake_replicate(request: httpx.Request) -> httpx.Response:
+            counter["n"] += 1
+            body = json.loads(request.content)
+            return httpx.Response(201, json={
+                "id": f"pred-{counter['n']}", "model": "google/nano-banana", "version": "v", "status": "starting",
+                "input": body["input"], "output": None, "error": None, "logs": "",
+                "created_at": datetime.now(UTC).isoformat(), "urls": {"get": "x", "cancel": "x"},
+            })
+
+        client = replicate.Client(api_token=TOKEN, base_url="https://api.replicate.test",
+                                  transport=httpx.MockTransport(fake_replicate))
+        predictions.get_client = lambda: client  # type: ignore[assignment]
+
+        with mock_aws():
+            dynamodb, s3 = aws.dynamodb_client(), aws.s3_client()
+            create_table_from_template(dynamodb, "bench-table")
+            create_bucket_from_template(s3, "bench-bucket")
+            repo = repository.get_repository()
+            ws = FakeWebSocketManagement()
+            notifier._notifier = notifier.Notifier(repository=repo, client=ws)
+            repo.put_connection("conn-1", OWNER)
+            repo.put_connection("conn-2", OWNER)
+            sfn = aws.sfn_client()  # moto answers the unknown token; a real round trip through botocore
+
+            # Instrument the steps (the wrappers are what the code under test calls).
+            for name in ("get_cell", "complete_cell", "has_webhook_receipt", "get_prediction_pointer",
+                         "put_webhook_receipt", "mark_task_notified", "mark_processing"):
+                setattr(repo, name, timer.wrap("dynamodb", getattr(repo, name)))
+            notifier._notifier.push_to_owner = timer.wrap("push", notifier._notifier.push_to_owner)  # type: ignore[method-assign]
+            real_send = workflow._send
+            workflow._send = timer.wrap("sfn", lambda call, c: real_send(call, c or sfn))  # type: ignore[assignment]
+            steps: dict[str, float] = {}
+            real_persist = outputs.persist_output
+
+            def persist(*args: Any, **kwargs: Any) -> Any:
+                stored = real_persist(*args, **kwargs)
+                steps.update(stored.timings)
+                return stored
+
+            cells.persist_output = persist  # type: ignore[assignment]
+
+            rows: list[dict[str, float]] = []
+            lambda_ms: list[float] = []
+            now = repository.now_iso()
+            for run in range(runs + 3):  # 3 warm-up runs
+                batch_id = f"bench-{run}"
+                repo.create_batch(
+                    {"batchId": batch_id, "owner": OWNER, "status": "running", "sourceImageUrls": ["https://src.test/a.jpg"],
+                     "angles": ["front_0"], "colors": [], "autoColorize": True, "totalJobs": 1, "completedJobs": 0,
+                     "failedJobs": 0, "createdAt": now, "updatedAt": now},
+                    [{"batchId": batch_id, "type": "angle", "angleKey": "front_0", "status": "queued",
+                      "prompt": "Studio photo of this car, angle: front.", "createdAt": now, "updatedAt": now}],
+                )
+                context = FakeLambdaContext()
+                t0 = time.perf_counter()
+                prediction_id = run_prediction.lambda_handler(
+                    {"batchId": batch_id, "angleKey": "front_0", "colorKey": None, "taskToken": f"token-{run}"}, context
+                )["predictionId"]
+                t_run = (time.perf_counter() - t0) * 1000
+
+                def deliver(body: dict[str, Any], msg_id: str) -> tuple[int, float]:
+                    raw = json.dumps(body)
+                    ts = int(time.time())
+                    event = {
+                        "version": "2.0", "routeKey": "POST /webhooks/replicate", "rawPath": "/webhooks/replicate",
+                        "headers": {"webhook-id": msg_id, "webhook-timestamp": str(ts),
+                                    "webhook-signature": Webhook(SECRET).sign(msg_id, datetime.fromtimestamp(ts, tz=UTC), raw),
+                                    "content-type": "application/json"},
+                        "queryStringParameters": {"batchId": batch_id, "angleKey": "front_0"},
+                        "body": raw, "isBase64Encoded": False,
+                    }
+                    start = time.perf_counter()
+                    answer = webhook.lambda_handler(event, FakeLambdaContext())
+                    return answer["statusCode"], (time.perf_counter() - start) * 1000
+
+                status, t_start = deliver({"id": prediction_id, "status": "processing"}, f"start-{run}")
+                assert status == 200
+                timer.current.clear()
+                steps.clear()
+                status, t_done = deliver(
+                    {"id": prediction_id, "status": "succeeded", "output": f"http://{host}/out.png"}, f"done-{run}"
+                )
+                assert status == 200, status
+                if run < 3:
+                    continue
+                row = {"total": t_done, **steps, **timer.current}
+                row["excl_download"] = t_done - row.get("download", 0.0)
+                rows.append(row)
+                lambda_ms.append(t_run + t_start + t_done)
+            assert len(ws.messages(message_type="marketplaceJobUpdated")) >= runs
+
+    order = ["download", "png_check", "thumbnail", "s3", "dynamodb", "push", "sfn", "excl_download", "total"]
+    print(f"Webhook path, one {len(PNG) / 1e6:.2f} MB 1152x896 PNG, {runs} runs after 3 warm-ups, moto in-process")
+    print("(steps overlap: receipt || pointer read, full-PNG put || thumbnail, push || SendTaskSuccess;")
+    print(" 'dynamodb' sums 6 calls incl. the parallel read, 'push' includes its connection query)")
+    print(f"{'step':<16}{'p50 ms':>10}{'p90 ms':>10}")
+    for key in order:
+        values = [row.get(key, 0.0) for row in rows]
+        print(f"{key:<16}{statistics.median(values):>10.1f}{percentile(values, 0.9):>10.1f}")
+    p50 = statistics.median(row["excl_download"] for row in rows)
+    per_image = statistics.median(lambda_ms)
+    print(f"webhook excl. download p50: {p50:.1f} ms = {p50 / GOAL_WEBHOOK_MS:.2f} x the {GOAL_WEBHOOK_MS:.0f} ms goal")
+    print(f"Lambda time per output image (RunPrediction + start + completed webhooks) p50: {per_image:.1f} ms "
+          f"= {per_image / GOAL_LAMBDA_MS:.2f} x the {GOAL_LAMBDA_MS:.0f} ms goal")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 30)
