@@ -236,6 +236,7 @@ def main(runs: int = 30) -> None:
 
     order = ["download", "png_check", "thumbnail", "s3", "dynamodb", "push", "sfn", "excl_download", "total"]
     print(f"Webhook path, one {len(PNG) / 1e6:.2f} MB 1152x896 PNG, {runs} runs after 3 warm-ups, moto in-process")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (figures are wall time)")
     print("(steps overlap: receipt || pointer read, full-PNG put || thumbnail, push || SendTaskSuccess;")
     print(" 'dynamodb' sums 6 calls incl. the parallel read, 'push' includes its connection query)")
     print(f"{'step':<16}{'p50 ms':>10}{'p90 ms':>10}")

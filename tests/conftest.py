@@ -14,6 +14,7 @@ from tests.support.aws_resources import create_bucket_from_template, create_tabl
 from tests.support.csv_server import serve_folder
 from tests.support.fakes import FakeWebSocketManagement
 from tests.support.resets import reset_marketplace_caches
+from tests.support.stack_process import running_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_PRESETS = ROOT / "samples" / "presets"
@@ -97,3 +98,15 @@ def ws_posts(aws: dict[str, str]) -> FakeWebSocketManagement:
     fake = FakeWebSocketManagement()
     notifier._notifier = notifier.Notifier(repository=repository.get_repository(), client=fake)
     return fake
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[dict[str, object]]:
+    """One local stack subprocess for the session's e2e and browser tests (started on first use)."""
+    with running_stack({"STANDIN_LATENCY_SECONDS": "0.3", "LOCAL_SCHEDULE_SECONDS": "2"}) as urls:
+        yield urls
+
+
+@pytest.fixture(scope="session")
+def stack_url(stack: dict[str, object]) -> str:
+    return str(stack["base_url"])

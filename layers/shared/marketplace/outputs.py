@@ -15,6 +15,7 @@ import binascii
 import io
 import threading
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -245,8 +246,9 @@ def make_thumbnail(data: bytes) -> bytes:
             if image.mode not in ("RGB", "RGBA", "L", "LA"):
                 image = image.convert("RGBA" if "transparency" in image.info else "RGB")
             buffer = io.BytesIO()
-            # Level 1: half the encode time of level 3 for ~15% more bytes on a ~100 KB thumbnail.
-            image.save(buffer, format="PNG", compress_level=1)
+            # zlib level 1 with the RLE strategy (Z_RLE): the fastest encode measured, and smaller
+            # than plain level 1-3 on photos after PNG's row filters.
+            image.save(buffer, format="PNG", compress_level=1, compress_type=zlib.Z_RLE)
             return buffer.getvalue()
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
         raise OutputRejected(f"output is not a decodable PNG: {type(error).__name__}") from None
