@@ -28,8 +28,8 @@ class Cors:
         extra_origins: Iterable[str] = (),
         extra_headers: Iterable[str] = (),
     ) -> Cors | None:
-        configs = [c for c in configs if c]
-        if not configs:
+        present = [c for c in configs if c]
+        if not present:
             return None
         origins: list[str] = []
         methods: list[str] = []
@@ -37,7 +37,7 @@ class Cors:
         expose: list[str] = []
         max_age: int | None = None
         credentials = False
-        for config in configs:
+        for config in present:
             origins += _lower(config.get("AllowOrigins"))
             methods += [m.upper() for m in _lower(config.get("AllowMethods"))]
             headers += _lower(config.get("AllowHeaders"))

@@ -85,6 +85,10 @@ def local_environment(
             "STANDIN_WEBHOOK_SECRET": secrets_.webhook_secret,
         }
     )
+    # A developer's HTTP proxy must not see the stack's own calls.
+    for key in ("NO_PROXY", "no_proxy"):
+        existing = [h for h in (shell.get(key) or "").split(",") if h.strip()]
+        env[key] = ",".join(dict.fromkeys([*existing, host, "localhost"]))
     for key in SHELL_OVERRIDABLE:
         if shell.get(key):
             env[key] = shell[key]

@@ -185,8 +185,8 @@ def map_http_response(result: Any) -> HttpResponse:
     """API Gateway's handling of a payload v2.0 Lambda response."""
     if not (isinstance(result, dict) and "statusCode" in result):
         # No statusCode: the whole return value is the JSON body, status 200.
-        body = result if isinstance(result, str) else json.dumps(result)
-        return HttpResponse(200, [("content-type", "application/json")], body.encode())
+        text = result if isinstance(result, str) else json.dumps(result)
+        return HttpResponse(200, [("content-type", "application/json")], text.encode())
     try:
         status = int(result["statusCode"])
     except (TypeError, ValueError) as exc:
@@ -205,6 +205,7 @@ def map_http_response(result: Any) -> HttpResponse:
     for cookie in result.get("cookies") or []:
         headers.append(("set-cookie", str(cookie)))
     raw_body = result.get("body")
+    body: bytes
     if raw_body is None:
         body = b""
     elif result.get("isBase64Encoded"):

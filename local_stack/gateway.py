@@ -339,7 +339,7 @@ class Gateway:
                         break
                     if message["type"] != "websocket.receive":
                         continue
-                    data: str | bytes = message.get("text")  # type: ignore[assignment]
+                    data: str | bytes | None = message.get("text")
                     if data is None:
                         data = message.get("bytes") or b""
                     size = len(data.encode()) if isinstance(data, str) else len(data)

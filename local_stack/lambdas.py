@@ -199,7 +199,7 @@ class MotoLambdaDispatch:
             return dispatch.moto_invoke(backend, function_name, qualifier, body, headers, response_headers)
 
         invoke.__wrapped__ = self._original  # type: ignore[attr-defined]
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign, assignment]
 
     def uninstall(self) -> None:
         from moto.awslambda_simple.models import LambdaSimpleBackend

@@ -193,7 +193,7 @@ def _http_routes(template: Template, functions: dict[str, FunctionSpec], apis: d
             if event.get("Type") != "HttpApi":
                 continue
             props = event.get("Properties") or {}
-            api = api_by_id.get(props.get("ApiId")) if props.get("ApiId") else None
+            api = api_by_id.get(str(props["ApiId"])) if props.get("ApiId") else None
             if api is None:
                 if IMPLICIT_HTTP_API not in apis:
                     apis[IMPLICIT_HTTP_API] = _http_api_spec(

@@ -7,7 +7,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -29,7 +29,7 @@ def bind(port: int, host: str = "127.0.0.1") -> socket.socket:
 class UvicornThread:
     """A uvicorn server on a pre-bound socket, in its own thread and event loop."""
 
-    def __init__(self, app: Any, sock: socket.socket, name: str, lifespan: str = "on") -> None:
+    def __init__(self, app: Any, sock: socket.socket, name: str, lifespan: Literal["auto", "on", "off"] = "on") -> None:
         self.sock = sock
         self.name = name
         config = uvicorn.Config(

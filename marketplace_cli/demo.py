@@ -87,9 +87,21 @@ class StackProcess:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def start(self) -> dict[str, Any]:
-        self.workdir = Path(tempfile.mkdtemp(prefix="marketplace-demo-"))
+    def start(self, attempts: int = 3) -> dict[str, Any]:
+        """Start and wait for the ready file; a port taken between picking and binding is retried."""
+        self.workdir = self.workdir or Path(tempfile.mkdtemp(prefix="marketplace-demo-"))
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once()
+            except DemoError:
+                if attempt == attempts or "cannot start" not in self.log_tail():
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> dict[str, Any]:
+        assert self.workdir is not None
         ready_file = self.workdir / "ready.json"
+        ready_file.unlink(missing_ok=True)
         port, standin_port, moto_port = free_ports(3)
         command = [
             sys.executable, "-m", "local_stack",
@@ -220,6 +232,7 @@ def run_demo(
                 timeout=timeout,
                 log=say,
                 on_created=created,
+                abort_check=lambda: None if stack.alive else "the local stack stopped unexpectedly",
             )
             state = outcome.state
             assert state is not None
@@ -268,6 +281,9 @@ def run_demo(
 
 def _stop(stack: StackProcess, say: Callable[[str], None], err_stream: TextIO) -> None:
     if stack.process is None or stack.stopped:
+        return
+    if not stack.alive:  # it died on its own: the caller has shown why
+        stack.stopped = True
         return
     say("Stopping the local stack…")
     code = stack.stop()

@@ -58,6 +58,7 @@ def create_batch(
     log: Log = _quiet,
     on_created: Callable[[dict[str, Any]], None] | None = None,
     connector: Connector | None = None,
+    abort_check: Callable[[], str | None] | None = None,
 ) -> CreateOutcome:
     """Validate → upload → (open the WebSocket) → create → (follow). With `watch`, the socket is
     open before the batch exists, so its `marketplaceBatchCreated` cannot be missed."""
@@ -77,7 +78,14 @@ def create_batch(
         return CreateOutcome(create())
 
     async def run() -> CreateOutcome:
-        watcher = BatchWatcher(api, str(config["websocketUrl"]), reporter=reporter, timeout=timeout, connector=connector)
+        watcher = BatchWatcher(
+            api,
+            str(config["websocketUrl"]),
+            reporter=reporter,
+            timeout=timeout,
+            connector=connector,
+            abort_check=abort_check,
+        )
         async with watcher:
             batch = await asyncio.to_thread(create)
             state = await watcher.follow(str(batch["batchId"]), created_here=True)

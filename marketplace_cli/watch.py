@@ -410,6 +410,8 @@ class BatchWatcher:
         resync_seconds: float = 10.0,
         connector: Connector | None = None,
         max_backoff: float = 5.0,
+        reconnect_window: float = 60.0,
+        abort_check: Callable[[], str | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api = api
@@ -419,6 +421,8 @@ class BatchWatcher:
         self.resync_seconds = resync_seconds
         self.connector = connector or _default_connector
         self.max_backoff = max_backoff
+        self.reconnect_window = reconnect_window
+        self.abort_check = abort_check
         self.clock = clock
         self.reconnects = 0
         self._socket: Any = None
@@ -490,11 +494,20 @@ class BatchWatcher:
         with contextlib.suppress(Exception):  # a dead socket shows up as _Disconnected
             await self._socket.send(json.dumps({"action": "subscribe", "batchId": self._batch_id}))
 
+    def _check_abort(self) -> None:
+        reason = self.abort_check() if self.abort_check else None
+        if reason:
+            raise WatchError(reason)
+
     async def _reconnect(self, deadline: float, reason: str) -> None:
+        """Fresh ticket + new socket, with backoff and jitter; gives up after `reconnect_window`
+        seconds of failures (or at the deadline, or when `abort_check` says why)."""
         self.reconnects += 1
         self.reporter.info(f"  connection lost ({reason}); reconnecting...")
+        give_up = min(deadline, self.clock() + self.reconnect_window)
         attempt = 0
         while True:
+            self._check_abort()
             try:
                 await self._connect()
                 break
@@ -502,14 +515,12 @@ class BatchWatcher:
                 if 400 <= exc.status < 500 and exc.status not in (408, 429):
                     raise WatchError(f"cannot get a WebSocket ticket: {exc}") from exc
                 error: Exception = exc
-            except (OSError, TimeoutError, WatchError) as exc:
-                error = exc
-            except Exception as exc:  # websockets' handshake errors (InvalidStatus, InvalidURI...)
+            except Exception as exc:  # refused, timed out, handshake rejected (InvalidStatus)...
                 error = exc
             attempt += 1
             ceiling = min(self.max_backoff, 0.25 * 2**attempt)
             delay = ceiling / 2 + random.random() * ceiling / 2
-            if self.clock() + delay > deadline:
+            if self.clock() + delay > give_up:
                 raise WatchError(f"could not reconnect the WebSocket: {error}")
             await asyncio.sleep(delay)
         self.reporter.info("  reconnected")
@@ -540,6 +551,7 @@ class BatchWatcher:
                 if remaining <= 0:
                     pending = ", ".join(c.name for c in state.pending_cells) or "unknown cells"
                     raise WatchError(f"timed out after {self.timeout:g}s waiting for {pending}")
+                self._check_abort()
                 try:
                     item = await asyncio.wait_for(self._queue.get(), min(remaining, self.resync_seconds))
                 except TimeoutError:

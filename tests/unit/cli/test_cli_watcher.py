@@ -215,3 +215,30 @@ def test_colorize_watch_reports_finished_angles_as_already_done() -> None:
     text = out.getvalue()
     assert "front_0 " in text and "already done" in text
     assert "front_0 × black_gloss" in text
+
+
+def test_reconnect_gives_up_after_its_window() -> None:
+    api = FakeApi()
+    api.snapshots = [queued_snapshot()]
+    connector = FakeConnector()
+
+    def script(socket, index):
+        connector.failures = 10_000
+        socket.drop()
+
+    connector.script = script
+    with pytest.raises(WatchError, match="could not reconnect the WebSocket: connection refused"):
+        follow(api, connector, timeout=60, reconnect_window=0.3, max_backoff=0.05)
+
+
+def test_abort_check_stops_the_watch() -> None:
+    api = FakeApi()
+    api.snapshots = [queued_snapshot()]
+    calls = []
+
+    def abort() -> str | None:
+        calls.append(1)
+        return "the local stack stopped unexpectedly" if len(calls) > 2 else None
+
+    with pytest.raises(WatchError, match="the local stack stopped unexpectedly"):
+        follow(api, FakeConnector(), timeout=60, resync_seconds=0.02, abort_check=abort)

@@ -148,7 +148,7 @@ def test_local_environment_precedence() -> None:
         standin_port=3100,
         moto_port=3200,
         secrets_=secrets,
-        shell={"ANGLE_PRESETS_CSV_URL": "http://mine/angles.csv", "TABLE_NAME": "ignored"},
+        shell={"ANGLE_PRESETS_CSV_URL": "http://mine/angles.csv", "TABLE_NAME": "ignored", "NO_PROXY": "corp"},
         overrides={"TABLE_NAME": "explicit"},
     )
     assert env["TABLE_NAME"] == "explicit"
@@ -168,3 +168,4 @@ def test_local_environment_precedence() -> None:
     assert env["OTHER_PARAM"] == "/o"
     assert env["POWERTOOLS_METRICS_DISABLED"] == env["POWERTOOLS_TRACE_DISABLED"] == "true"
     assert env["AWS_PROFILE"] is None
+    assert env["NO_PROXY"] == "corp,127.0.0.1,localhost" and env["no_proxy"] == "127.0.0.1,localhost"
