@@ -193,7 +193,10 @@ def download_batch(
         ],
     }
     sheet = contact_sheet.build_sheet(
-        sheet_snapshot, presets, images, footer="Car Marketplace · generated with google/nano-banana"
+        sheet_snapshot,
+        presets,
+        images,
+        footer="Car Marketplace · rows: angles · columns: the studio angle, then each paint colour",
     )
     matrix_path = target / "matrix.png"
     sheet.save(matrix_path, "PNG", optimize=True)

@@ -321,10 +321,10 @@ class TextReporter:
             self.stream.write("\r" + " " * len(self._bar_shown) + "\r")
             self._bar_shown = ""
 
-    def _line(self, text: str) -> None:
+    def _line(self, text: str, redraw: bool = True) -> None:
         self._clear_bar()
         self.stream.write(text + "\n")
-        if self.tty and self._last_progress:
+        if redraw and self.tty and self._last_progress:
             self._draw(self._last_progress)
         self.stream.flush()
 
@@ -337,11 +337,11 @@ class TextReporter:
         self._line(text)
 
     def landed(self, event: Landed, state: WatchState) -> None:
-        self._line(landed_text(event))
+        self._line(landed_text(event), redraw=False)  # progress() follows at once
 
     def progress(self, state: WatchState) -> None:
         text = progress_text(state, self.bar_width)
-        if text == self._last_progress:
+        if text == self._last_progress and (self._bar_shown or not self.tty):
             return
         self._last_progress = text
         if self.tty:

@@ -21,7 +21,9 @@ from marketplace.errors import WebhookRejected
 from marketplace.observability import logger, metrics, tracer
 from marketplace.repository import get_repository
 
-MAX_BODY_BYTES = 1024 * 1024
+# A prediction JSON is a few KB, but an output may legally be a data URI (a ~2 MB PNG is ~2.7 MB
+# of base64); API Gateway itself stops at 10 MB.
+MAX_BODY_BYTES = 8 * 1024 * 1024
 # The completed webhook can beat RunPrediction's pointer write by a few milliseconds.
 POINTER_WAITS_SECONDS = (0.1, 0.25, 0.5, 1.0)
 RECENT_PREDICTION_SECONDS = 300

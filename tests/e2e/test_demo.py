@@ -29,17 +29,28 @@ def test_demo_produces_the_matrix(tmp_path: Path) -> None:
     started = time.monotonic()
     run = subprocess.run(
         [sys.executable, "-m", "marketplace_cli", "demo", "--out", str(out), "--timeout", "180"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=230, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=230,
+        check=False,
     )
     elapsed = time.monotonic() - started
     report = f"exit {run.returncode} after {elapsed:.1f}s\n--- stdout\n{run.stdout}\n--- stderr\n{run.stderr}"
     assert run.returncode == 0, report
 
     pngs = sorted(p.name for p in out.glob("*.png") if p.name != "matrix.png")
-    assert pngs == sorted([
-        "front_0.png", "front_0__red_metallic.png", "front_0__blue_metallic.png",
-        "side_90.png", "side_90__red_metallic.png", "side_90__blue_metallic.png",
-    ]), report
+    assert pngs == sorted(
+        [
+            "front_0.png",
+            "front_0__red_metallic.png",
+            "front_0__blue_metallic.png",
+            "side_90.png",
+            "side_90__red_metallic.png",
+            "side_90__blue_metallic.png",
+        ]
+    ), report
     for name in pngs:
         with Image.open(out / name) as image:
             assert image.format == "PNG" and image.width > 0

@@ -116,18 +116,27 @@ class FakeApi:
                 return httpx.Response(200, content=self.images[path], headers={"Content-Type": "image/png"})
             return httpx.Response(404, content=b"<Error><Code>NoSuchKey</Code></Error>")
         if key == ("GET", f"{BASE}/config"):
-            return httpx.Response(200, json={"websocketUrl": "ws://ws.fake/ws", "devMode": True,
-                                             "maxSourceImages": 16, "maxUploadBytes": 1024 * 1024})
+            return httpx.Response(
+                200,
+                json={"websocketUrl": "ws://ws.fake/ws", "devMode": True, "maxSourceImages": 16, "maxUploadBytes": 1024 * 1024},
+            )
         if key == ("GET", f"{BASE}/presets"):
             return httpx.Response(200, json=PRESETS)
         if key == ("POST", f"{BASE}/uploads"):
             files = json.loads(request.content)["files"]
-            return httpx.Response(200, json={"uploads": [
-                {"uploadUrl": f"http://s3.fake/bucket/uploads/{i}?X-Amz-Signature=abc",
-                 "headers": {"Content-Type": f["contentType"]},
-                 "sourceImageUrl": f"http://s3.fake/bucket/uploads/{i}?get"}
-                for i, f in enumerate(files)
-            ]})
+            return httpx.Response(
+                200,
+                json={
+                    "uploads": [
+                        {
+                            "uploadUrl": f"http://s3.fake/bucket/uploads/{i}?X-Amz-Signature=abc",
+                            "headers": {"Content-Type": f["contentType"]},
+                            "sourceImageUrl": f"http://s3.fake/bucket/uploads/{i}?get",
+                        }
+                        for i, f in enumerate(files)
+                    ]
+                },
+            )
         if key == ("POST", f"{BASE}/batch"):
             body = json.loads(request.content)
             self.created.append({"body": body, "headers": dict(request.headers)})
@@ -137,8 +146,7 @@ class FakeApi:
         if key == ("GET", f"{BASE}/batch/{self.batch_id}"):
             return httpx.Response(200, json=self.next_snapshot())
         if request.method == "GET" and path.startswith(f"{BASE}/batch/"):
-            return httpx.Response(404, json={"error": {"code": "not_found", "message": "batch not found",
-                                                       "field": "batchId"}})
+            return httpx.Response(404, json={"error": {"code": "not_found", "message": "batch not found", "field": "batchId"}})
         if key == ("POST", f"{BASE}/ws-ticket"):
             with self.lock:
                 self.tickets += 1

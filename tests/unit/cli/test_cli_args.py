@@ -49,11 +49,27 @@ def test_global_options_before_or_after_the_command(argv: list[str]) -> None:
 
 
 def test_batch_create() -> None:
-    args = parse_args([
-        "batch", "create", "--image", "a.jpg", "b.png", "--image", "c.heic", "--angles", "front_0,side_90",
-        "--colors", "red_metallic, blue_metallic", "--no-auto-colorize", "--watch", "--idempotency-key", "k1",
-        "--timeout", "30",
-    ])
+    args = parse_args(
+        [
+            "batch",
+            "create",
+            "--image",
+            "a.jpg",
+            "b.png",
+            "--image",
+            "c.heic",
+            "--angles",
+            "front_0,side_90",
+            "--colors",
+            "red_metallic, blue_metallic",
+            "--no-auto-colorize",
+            "--watch",
+            "--idempotency-key",
+            "k1",
+            "--timeout",
+            "30",
+        ]
+    )
     assert args.images == ["a.jpg", "b.png", "c.heic"]
     assert args.angles == ["front_0", "side_90"]
     assert args.colors == ["red_metallic", "blue_metallic"]

@@ -23,7 +23,11 @@ pytestmark = pytest.mark.unit
         (409, b'{"error": {"code": "conflict", "message": "busy", "field": ""}}', (409, "conflict", "busy", None)),
         (401, b'{"message": "Unauthorized"}', (401, "http_error", "Unauthorized", None)),
         (400, b'{"error": "bad thing"}', (400, "http_error", "bad thing", None)),
-        (502, b"<html><body>Bad Gateway</body></html>", (502, "http_error", "request failed (502 Bad Gateway): <html><body>Bad Gateway</body></html>", None)),
+        (
+            502,
+            b"<html><body>Bad Gateway</body></html>",
+            (502, "http_error", "request failed (502 Bad Gateway): <html><body>Bad Gateway</body></html>", None),
+        ),
         (503, b"", (503, "http_error", "request failed (503 Service Unavailable)", None)),
         (500, b'{"error": {}}', (500, "http_error", "Internal Server Error", None)),
     ],
@@ -65,8 +69,12 @@ def test_create_batch_body_and_idempotency_key() -> None:
         client.create_batch(["u1"], ["front_0"], [])
     assert answer["batchId"] == "batch-1"
     first, second = api.created
-    assert first["body"] == {"sourceImageUrls": ["u1", "u2"], "angles": ["front_0"], "colors": ["red_metallic"],
-                             "autoColorize": False}
+    assert first["body"] == {
+        "sourceImageUrls": ["u1", "u2"],
+        "angles": ["front_0"],
+        "colors": ["red_metallic"],
+        "autoColorize": False,
+    }
     assert first["headers"]["idempotency-key"] == "k-1"
     assert second["body"]["autoColorize"] is True
     assert "idempotency-key" not in second["headers"]
@@ -75,7 +83,9 @@ def test_create_batch_body_and_idempotency_key() -> None:
 def test_errors_become_api_errors_with_field() -> None:
     api = FakeApi()
     api.errors[("POST", f"{BASE}/batch")] = (
-        422, {"error": {"code": "validation_failed", "message": "angles[0]: unknown", "field": "angles[0]"}})
+        422,
+        {"error": {"code": "validation_failed", "message": "angles[0]: unknown", "field": "angles[0]"}},
+    )
     with api.client() as client, pytest.raises(ApiError) as caught:
         client.create_batch(["u"], ["nope"], [])
     assert (caught.value.status, caught.value.code, caught.value.field) == (422, "validation_failed", "angles[0]")
@@ -103,8 +113,10 @@ def test_put_upload_sends_exact_bytes_and_only_the_returned_headers() -> None:
 
 def test_create_uploads_returns_slots_in_order() -> None:
     api = FakeApi()
-    files = [{"filename": "a.jpg", "contentType": "image/jpeg", "size": 10},
-             {"filename": "b.png", "contentType": "image/png", "size": 20}]
+    files = [
+        {"filename": "a.jpg", "contentType": "image/jpeg", "size": 10},
+        {"filename": "b.png", "contentType": "image/png", "size": 20},
+    ]
     with api.client() as client:
         slots = client.create_uploads(files)
     assert [s.headers for s in slots] == [{"Content-Type": "image/jpeg"}, {"Content-Type": "image/png"}]

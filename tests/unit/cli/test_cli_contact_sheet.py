@@ -1,4 +1,4 @@
-"""matrix.png: geometry of a 2 angles × 2 colours sheet with one failed cell, labels, swatches."""
+"""matrix.png: geometry of a sheet of 2 angles by 2 colours with one failed cell, labels, swatches."""
 
 from __future__ import annotations
 
@@ -22,19 +22,22 @@ def images() -> dict:
         ("front_0", "blue_metallic"): Image.new("RGB", (1024, 768), BLUE),
         ("side_90", None): Image.new("RGB", (1024, 768), TEAL),
         ("side_90", "red_metallic"): Image.new("RGB", (1024, 768), RED),
-        # side_90 × blue_metallic failed
+        # side_90 in blue_metallic failed
     }
 
 
 def two_by_two() -> dict:
-    return snapshot("batch-1", [
-        result("front_0", None, "completed"),
-        result("front_0", "red_metallic", "completed"),
-        result("front_0", "blue_metallic", "completed"),
-        result("side_90", None, "completed"),
-        result("side_90", "red_metallic", "completed"),
-        result("side_90", "blue_metallic", "failed", error="prediction failed: the model refused the image"),
-    ])
+    return snapshot(
+        "batch-1",
+        [
+            result("front_0", None, "completed"),
+            result("front_0", "red_metallic", "completed"),
+            result("front_0", "blue_metallic", "completed"),
+            result("side_90", None, "completed"),
+            result("side_90", "red_metallic", "completed"),
+            result("side_90", "blue_metallic", "failed", error="prediction failed: the model refused the image"),
+        ],
+    )
 
 
 def centre(box: tuple[int, int, int, int]) -> tuple[int, int]:
@@ -50,7 +53,7 @@ def test_layout_geometry_for_two_angles_and_two_colours() -> None:
         for c in range(3):
             x0, y0, x1, y1 = layout.cell_box(r, c)
             assert (x1 - x0, y1 - y0) == (320, 240)
-            assert 0 <= x0 and x1 <= layout.width - cs.MARGIN and y1 <= layout.height - cs.MARGIN
+            assert x0 >= 0 and x1 <= layout.width - cs.MARGIN and y1 <= layout.height - cs.MARGIN
     assert layout.cell_box(0, 1)[0] - layout.cell_box(0, 0)[2] == cs.GAP
     assert layout.cell_box(1, 0)[1] - layout.cell_box(0, 0)[3] == cs.GAP
     # the row labels sit left of the first column, the headers above the first row
@@ -101,8 +104,12 @@ def test_labels_and_swatches_are_drawn() -> None:
 
 
 def test_missing_and_unfinished_cells_are_pale_tiles() -> None:
-    shot = snapshot("b", [result("front_0", None, "completed"), result("front_0", "red_metallic", "processing")],
-                    angles=["front_0"], colors=["red_metallic", "blue_metallic"])
+    shot = snapshot(
+        "b",
+        [result("front_0", None, "completed"), result("front_0", "red_metallic", "processing")],
+        angles=["front_0"],
+        colors=["red_metallic", "blue_metallic"],
+    )
     sheet = cs.build_sheet(shot, None, {("front_0", None): Image.new("RGB", (400, 300), TEAL)})
     layout = cs.Layout(rows=1, columns=3)
     assert sheet.size == layout.size

@@ -41,10 +41,17 @@ def test_download_writes_files_manifest_and_matrix(tmp_path: Path) -> None:
     got = download_batch(api.client(), B, out)
 
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted([
-        "front_0.png", "front_0__red_metallic.png", "front_0__blue_metallic.png",
-        "side_90.png", "side_90__red_metallic.png", "manifest.json", "matrix.png",
-    ])
+    assert names == sorted(
+        [
+            "front_0.png",
+            "front_0__red_metallic.png",
+            "front_0__blue_metallic.png",
+            "side_90.png",
+            "side_90__red_metallic.png",
+            "manifest.json",
+            "matrix.png",
+        ]
+    )
     # bytes exactly as stored
     assert (out / "front_0.png").read_bytes() == api.images[f"/bucket/batches/{B}/front_0/angle.png"]
 
@@ -56,18 +63,31 @@ def test_download_writes_files_manifest_and_matrix(tmp_path: Path) -> None:
     assert (manifest["completedJobs"], manifest["failedJobs"], manifest["matrix"]) == (5, 1, "matrix.png")
     cells = manifest["cells"]
     assert [(c["angleKey"], c["colorKey"]) for c in cells] == [
-        ("front_0", None), ("front_0", "red_metallic"), ("front_0", "blue_metallic"),
-        ("side_90", None), ("side_90", "red_metallic"), ("side_90", "blue_metallic"),
+        ("front_0", None),
+        ("front_0", "red_metallic"),
+        ("front_0", "blue_metallic"),
+        ("side_90", None),
+        ("side_90", "red_metallic"),
+        ("side_90", "blue_metallic"),
     ]
     first = cells[0]
     assert set(first) == {"type", "angleKey", "colorKey", "status", "file", "sha256", "width", "height", "error"}
     assert (first["type"], first["status"], first["file"], first["width"], first["height"]) == (
-        "angle", "completed", "front_0.png", 80, 60)
+        "angle",
+        "completed",
+        "front_0.png",
+        80,
+        60,
+    )
     assert first["sha256"] == hashlib.sha256((out / "front_0.png").read_bytes()).hexdigest()
     assert cells[1]["type"] == "color" and cells[1]["file"] == "front_0__red_metallic.png"
     failed = cells[5]
     assert (failed["status"], failed["file"], failed["sha256"], failed["error"]) == (
-        "failed", None, None, "PredictionFailed: NSFW")
+        "failed",
+        None,
+        None,
+        "PredictionFailed: NSFW",
+    )
 
     matrix = Image.open(out / "matrix.png")
     assert matrix.format == "PNG" and matrix.size == contact_sheet.Layout(rows=2, columns=3).size
@@ -83,12 +103,18 @@ def test_download_failure_and_non_png_output(tmp_path: Path) -> None:
     Image.new("RGB", (40, 30), (200, 10, 10)).save(jpeg, "JPEG")
     api.images["/bucket/a.jpg"] = jpeg.getvalue()
     api.images["/bucket/broken.png"] = b"\x89PNG\r\n\x1a\nnot really"
-    api.snapshots = [snapshot(B, [
-        result("front_0", None, "completed", imageUrl="http://s3.fake/bucket/a.jpg"),
-        result("front_0", "red_metallic", "completed", imageUrl="http://s3.fake/bucket/gone.png"),
-        result("side_90", None, "completed", imageUrl="http://s3.fake/bucket/broken.png"),
-        result("side_90", "red_metallic", "processing"),
-    ], colors=["red_metallic"])]
+    api.snapshots = [
+        snapshot(
+            B,
+            [
+                result("front_0", None, "completed", imageUrl="http://s3.fake/bucket/a.jpg"),
+                result("front_0", "red_metallic", "completed", imageUrl="http://s3.fake/bucket/gone.png"),
+                result("side_90", None, "completed", imageUrl="http://s3.fake/bucket/broken.png"),
+                result("side_90", "red_metallic", "processing"),
+            ],
+            colors=["red_metallic"],
+        )
+    ]
     got = download_batch(api.client(), B, tmp_path)
     by_key = {(c.angleKey, c.colorKey): c for c in got.cells}
     converted = by_key[("front_0", None)]

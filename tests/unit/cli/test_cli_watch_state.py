@@ -10,6 +10,7 @@ from cli_testkit import job_updated, result, snapshot
 from marketplace_cli.watch import (
     TextReporter,
     WatchState,
+    cell_name,
     exit_code,
     landed_text,
     progress_bar,
@@ -44,9 +45,15 @@ def new_state(**kwargs) -> tuple[WatchState, Clock]:
 
 
 def created(total: int = 6, batch_id: str = B) -> dict:
-    return {"type": "marketplaceBatchCreated", "data": {"batchId": batch_id, "totalJobs": total,
-                                                        "angles": ["front_0", "side_90"],
-                                                        "colors": ["red_metallic", "blue_metallic"]}}
+    return {
+        "type": "marketplaceBatchCreated",
+        "data": {
+            "batchId": batch_id,
+            "totalJobs": total,
+            "angles": ["front_0", "side_90"],
+            "colors": ["red_metallic", "blue_metallic"],
+        },
+    }
 
 
 def completed_message(batch_id: str = B) -> dict:
@@ -102,7 +109,11 @@ def test_scripted_sequence_counts_each_cell_once_and_never_goes_backwards() -> N
     last = state.apply_message(job_updated(B, "front_0", "blue_metallic", "completed"))
     assert len(last) == 1 and last[0].duration == pytest.approx(1.0)
     assert state.done and state.all_terminal
-    assert [c.name for c in state.failed_cells] == ["side_90", "side_90 × red_metallic", "side_90 × blue_metallic"]
+    assert [c.name for c in state.failed_cells] == [
+        "side_90",
+        cell_name("side_90", "red_metallic"),
+        cell_name("side_90", "blue_metallic"),
+    ]
     assert exit_code(state) == 2
 
 
@@ -159,8 +170,9 @@ def test_batch_completed_ends_the_watch_and_a_stale_one_is_cleared_by_the_snapsh
     state.apply_message(completed_message())
     assert state.done
     # A snapshot with open cells (a colourise started after that completion): keep watching.
-    state.apply_snapshot(snapshot(B, [result("front_0", None, "completed"), result("front_0", "red_metallic", "queued")],
-                                  total=3))
+    state.apply_snapshot(
+        snapshot(B, [result("front_0", None, "completed"), result("front_0", "red_metallic", "queued")], total=3)
+    )
     assert not state.done
 
 
@@ -190,13 +202,23 @@ def test_ordered_cells_and_summary() -> None:
         state.apply_message(job_updated(B, angle, color, "queued"))
     state.apply_message(created())
     assert [c.name for c in state.ordered_cells()] == [
-        "front_0", "front_0 × red_metallic", "front_0 × blue_metallic",
-        "side_90", "side_90 × red_metallic", "side_90 × blue_metallic",
+        "front_0",
+        cell_name("front_0", "red_metallic"),
+        cell_name("front_0", "blue_metallic"),
+        "side_90",
+        cell_name("side_90", "red_metallic"),
+        cell_name("side_90", "blue_metallic"),
     ]
     data = summary(state)
     assert data["batchId"] == B and data["totalJobs"] == 6 and len(data["cells"]) == 6
-    assert data["cells"][0] == {"type": "angle", "angleKey": "front_0", "colorKey": None, "status": "queued",
-                                "imageUrl": None, "error": None}
+    assert data["cells"][0] == {
+        "type": "angle",
+        "angleKey": "front_0",
+        "colorKey": None,
+        "status": "queued",
+        "imageUrl": None,
+        "error": None,
+    }
 
 
 def test_progress_bar_text() -> None:
@@ -216,7 +238,7 @@ def test_landed_line() -> None:
     clock.now += 2.3
     event = state.apply_message(job_updated(B, "front_0", "red_metallic", "failed", error="NSFW filter"))[0]
     line = landed_text(event)
-    assert "front_0 × red_metallic" in line and "failed" in line and "2.3s" in line and "NSFW filter" in line
+    assert cell_name("front_0", "red_metallic") in line and "failed" in line and "2.3s" in line and "NSFW filter" in line
 
 
 def test_text_reporter_redraws_on_a_tty_and_prints_lines_otherwise() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from cli_testkit import FakeApi, FakeConnector, job_updated, result, snapshot
 from PIL import Image
 
 from marketplace_cli.flows import colorize_batch, create_batch
-from marketplace_cli.watch import BatchWatcher, TextReporter, WatchError, exit_code
+from marketplace_cli.watch import BatchWatcher, TextReporter, WatchError, cell_name, exit_code
 
 pytestmark = pytest.mark.unit
 
@@ -24,16 +25,16 @@ def queued_snapshot() -> dict:
 
 
 def done_snapshot(status: str = "completed") -> dict:
-    return snapshot(B, [result(a, c, status, imageUrl=f"u/{a}/{c}") for a, c in ALL], colors=["red_metallic"],
-                    status="completed")
+    return snapshot(B, [result(a, c, status, imageUrl=f"u/{a}/{c}") for a, c in ALL], colors=["red_metallic"], status="completed")
 
 
 def follow(api: FakeApi, connector: FakeConnector, **kwargs) -> tuple:
     out = io.StringIO()
 
     async def run():
-        watcher = BatchWatcher(api.client(), "ws://ws.fake/ws", connector=connector,
-                               reporter=TextReporter(out, tty=False), **kwargs)
+        watcher = BatchWatcher(
+            api.client(), "ws://ws.fake/ws", connector=connector, reporter=TextReporter(out, tty=False), **kwargs
+        )
         async with watcher:
             state = await watcher.follow(B)
         return state, watcher
@@ -60,8 +61,10 @@ def test_create_opens_the_socket_before_the_batch_and_catches_every_event(tmp_pa
         assert connector.sockets, "the WebSocket must be open before the batch is created"
         socket, loop = connector.sockets[0], loop_box["loop"]
         messages = [
-            {"type": "marketplaceBatchCreated", "data": {"batchId": B, "totalJobs": 4, "angles": ["front_0", "side_90"],
-                                                         "colors": ["red_metallic"]}},
+            {
+                "type": "marketplaceBatchCreated",
+                "data": {"batchId": B, "totalJobs": 4, "angles": ["front_0", "side_90"], "colors": ["red_metallic"]},
+            },
             *[job_updated(B, a, c, "processing") for a, c in ALL],
             *[job_updated(B, a, c, "completed", imageUrl="u") for a, c in ALL],
         ]
@@ -70,8 +73,15 @@ def test_create_opens_the_socket_before_the_batch_and_catches_every_event(tmp_pa
 
     api.on_create = on_create
     out = io.StringIO()
-    outcome = create_batch(api.client(), [photo], ["front_0", "side_90"], ["red_metallic"], watch=True,
-                           reporter=TextReporter(out, tty=False), connector=connector)
+    outcome = create_batch(
+        api.client(),
+        [photo],
+        ["front_0", "side_90"],
+        ["red_metallic"],
+        watch=True,
+        reporter=TextReporter(out, tty=False),
+        connector=connector,
+    )
 
     assert outcome.batch_id == B
     state = outcome.state
@@ -104,9 +114,16 @@ def test_reconnects_with_a_fresh_ticket_resubscribes_and_rereads_the_snapshot() 
     # Before the drop nothing is finished; after it, the snapshot shows what happened meanwhile.
     api.snapshots = [
         queued_snapshot(),
-        snapshot(B, [result("front_0", None, "completed"), result("front_0", "red_metallic", "completed"),
-                     result("side_90", None, "processing"), result("side_90", "red_metallic", "queued")],
-                 colors=["red_metallic"]),
+        snapshot(
+            B,
+            [
+                result("front_0", None, "completed"),
+                result("front_0", "red_metallic", "completed"),
+                result("side_90", None, "processing"),
+                result("side_90", "red_metallic", "queued"),
+            ],
+            colors=["red_metallic"],
+        ),
     ]
 
     def script(socket, index):
@@ -141,7 +158,7 @@ def test_reconnect_retries_failed_connection_attempts() -> None:
             socket.drop()
 
     connector.script = script
-    state, watcher, _ = follow(api, connector, max_backoff=0.02)
+    state, _, _ = follow(api, connector, max_backoff=0.02)
     assert state.done and len(connector.sockets) == 2 and api.tickets == 4
 
 
@@ -169,7 +186,8 @@ def test_a_quiet_socket_falls_back_to_snapshots() -> None:
 def test_timeout_names_the_pending_cells() -> None:
     api = FakeApi()
     api.snapshots = [queued_snapshot()]
-    with pytest.raises(WatchError, match=r"timed out after 0.3s waiting for front_0, front_0 × red_metallic"):
+    pending = f"front_0, {cell_name('front_0', 'red_metallic')}"
+    with pytest.raises(WatchError, match=re.escape(f"timed out after 0.3s waiting for {pending}")):
         follow(api, FakeConnector(), timeout=0.3, resync_seconds=0.1)
 
 
@@ -201,20 +219,30 @@ def test_unknown_batch_is_an_error() -> None:
 def test_colorize_watch_reports_finished_angles_as_already_done() -> None:
     api = FakeApi()
     api.snapshots = [
-        snapshot(B, [result("front_0", None, "completed"), result("front_0", "black_gloss", "queued")],
-                 angles=["front_0"], colors=["black_gloss"]),
-        snapshot(B, [result("front_0", None, "completed"), result("front_0", "black_gloss", "completed")],
-                 angles=["front_0"], colors=["black_gloss"], status="completed"),
+        snapshot(
+            B,
+            [result("front_0", None, "completed"), result("front_0", "black_gloss", "queued")],
+            angles=["front_0"],
+            colors=["black_gloss"],
+        ),
+        snapshot(
+            B,
+            [result("front_0", None, "completed"), result("front_0", "black_gloss", "completed")],
+            angles=["front_0"],
+            colors=["black_gloss"],
+            status="completed",
+        ),
     ]
     out = io.StringIO()
     connector = FakeConnector(lambda socket, index: socket.push(job_updated(B, "front_0", "black_gloss", "completed")))
-    answer, state = colorize_batch(api.client(), B, ["black_gloss"], watch=True, connector=connector,
-                                   reporter=TextReporter(out, tty=False))
+    answer, state = colorize_batch(
+        api.client(), B, ["black_gloss"], watch=True, connector=connector, reporter=TextReporter(out, tty=False)
+    )
     assert answer["createdJobs"] == 2
     assert state is not None and state.done
     text = out.getvalue()
     assert "front_0 " in text and "already done" in text
-    assert "front_0 × black_gloss" in text
+    assert cell_name("front_0", "black_gloss") in text
 
 
 def test_reconnect_gives_up_after_its_window() -> None:
