@@ -99,7 +99,7 @@ class Timer:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main(runs: int = 30) -> None:
@@ -127,6 +127,7 @@ def main(runs: int = 30) -> None:
         from marketplace import aws, cells, notifier, outputs, predictions, repository, workflow
         from marketplace.config import get_settings
         from marketplace.observability import logger
+
         from tests.support.aws_resources import create_bucket_from_template, create_table_from_template
         from tests.support.fakes import FakeWebSocketManagement
         from tests.support.lambdas import FakeLambdaContext, load_function
@@ -203,7 +204,7 @@ def main(runs: int = 30) -> None:
                 )["predictionId"]
                 t_run = (time.perf_counter() - t0) * 1000
 
-                def deliver(body: dict[str, Any], msg_id: str) -> tuple[int, float]:
+                def deliver(body: dict[str, Any], msg_id: str, batch_id: str = batch_id) -> tuple[int, float]:
                     raw = json.dumps(body)
                     ts = int(time.time())
                     event = {
