@@ -37,6 +37,22 @@ class LocalSecrets:
             ticket_secret=secrets.token_urlsafe(32),
         )
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LocalSecrets:
+        """Random secrets, except those a caller chose (tests that must know them, e.g. to sign
+        webhooks or to prove they never reach a log): ``LOCAL_REPLICATE_API_TOKEN``,
+        ``LOCAL_WEBHOOK_SECRET`` (``whsec_<base64>``), ``LOCAL_TICKET_SECRET``. Distinct names,
+        so a developer's real ``REPLICATE_API_TOKEN`` in the shell is never picked up."""
+        generated = cls.generate()
+        webhook_secret = env.get("LOCAL_WEBHOOK_SECRET") or generated.webhook_secret
+        if not webhook_secret.startswith("whsec_"):
+            raise ValueError("LOCAL_WEBHOOK_SECRET must look like whsec_<base64>")
+        return cls(
+            replicate_api_token=env.get("LOCAL_REPLICATE_API_TOKEN") or generated.replicate_api_token,
+            webhook_secret=webhook_secret,
+            ticket_secret=env.get("LOCAL_TICKET_SECRET") or generated.ticket_secret,
+        )
+
 
 def local_environment(
     template_env: Mapping[str, str],

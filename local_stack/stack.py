@@ -22,6 +22,7 @@ from .environment import LocalSecrets, local_environment
 from .gateway import Gateway
 from .lambdas import Functions, MotoLambdaDispatch, clear_code_caches
 from .model import StackModel
+from .moto_fixes import serialized_moto_dynamodb
 from .provision import Provisioned, provision
 from .schedules import Scheduler
 from .servers import MotoThread, UvicornThread, bind
@@ -68,7 +69,7 @@ class LocalStack:
         self._schedule_seconds = schedule_seconds
         self.with_standin = standin
         self.warm = warm
-        self.secrets = LocalSecrets.generate()
+        self.secrets = LocalSecrets.from_env({**os.environ, **self._env})
 
         self.model: StackModel | None = None
         self.functions: Functions | None = None
@@ -88,6 +89,7 @@ class LocalStack:
         self._sockets: list[socket.socket] = []
         self._urls: dict[str, Any] = {}
         self._moto_log: _ShortMotoLog | None = None
+        self._dynamodb_serialized: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -130,6 +132,10 @@ class LocalStack:
             self._moto_log = _ShortMotoLog()
             self._moto_log.install()
         self._configure_moto()
+        # moto restores a whole-table snapshot when a transaction is cancelled, losing other
+        # threads' writes; one DynamoDB request at a time removes the race (see moto_fixes).
+        self._dynamodb_serialized = serialized_moto_dynamodb()
+        self._dynamodb_serialized.__enter__()
         self._dispatch = MotoLambdaDispatch(self.functions, self._function_error)
         self._dispatch.install()
 
@@ -193,6 +199,9 @@ class LocalStack:
         self._sockets.clear()
         if self._dispatch:
             self._dispatch.uninstall()
+        if self._dynamodb_serialized is not None:
+            self._dynamodb_serialized.__exit__(None, None, None)
+            self._dynamodb_serialized = None
         if self._moto_log is not None:
             self._moto_log.uninstall()
             self._moto_log = None

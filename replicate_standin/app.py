@@ -11,6 +11,8 @@ Routes (JSON, Replicate's shapes; errors are problem bodies ``{"title", "detail"
 * ``GET /v1/webhooks/default/secret`` → ``{"key": "whsec_..."}``
 * ``GET /delivery/{id}/{filename}`` → the output bytes; 404 ``output_ttl_seconds`` after completion
 * ``GET /health`` → ``{"status": "ok"}`` (not Replicate's; for readiness checks)
+* ``GET /_standin/faults`` → what fault injection did so far (not Replicate's; for chaos runs;
+  behind the same token as ``/v1``): see ``StandinStore.fault_report``
 
 With ``api_token`` set, every ``/v1`` route answers 401 without the right
 ``Authorization: Bearer <token>`` (``Token <token>`` is accepted too, as Replicate does).
@@ -246,6 +248,12 @@ async def delivery(request: Request) -> Response:
     )
 
 
+@_authenticated
+async def faults(request: Request) -> Response:
+    """GET /_standin/faults (read-only)"""
+    return JSONResponse(_store(request).fault_report())
+
+
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -290,6 +298,7 @@ def create_app(
             Route("/v1/webhooks/default/secret", webhook_secret, methods=["GET"]),
             Route("/delivery/{id}/{filename}", delivery, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            Route("/_standin/faults", faults, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_exception},
         lifespan=lifespan,

@@ -249,6 +249,7 @@ class StandinStore:
         self._tasks: dict[str, asyncio.Task[Any]] = {}  # running lifecycles, touched on the worker loop only
         self._deliveries: list[dict[str, Any]] = []
         self._faults = dict(settings.faults)
+        self._ratelimited = 0  # create requests answered 429 by the ``ratelimit`` fault
         self._rng = random.Random(settings.seed)
         self._worker = _Worker(settings.generation_workers)
 
@@ -278,6 +279,51 @@ class StandinStore:
         attempt, status_code, error, delivered, at}``; a dropped one has ``dropped: True``."""
         with self._lock:
             return [dict(entry) for entry in self._deliveries]
+
+    def fault_report(self) -> dict[str, Any]:
+        """What the fault injection did so far, for chaos runs (read-only; no secrets, no bodies).
+
+        ``drawn``: per fault kind, how many predictions drew it (``ratelimit`` counts the 429s:
+        a rate-limited create makes no prediction); ``effective``: the faults that changed what
+        the caller saw (a ``duplicate`` or ``reorder`` of a dropped completion, or ``slow`` on a
+        failed prediction, did nothing); ``by_prediction``: id → its drawn faults (sorted);
+        ``deliveries``: webhook attempts by outcome; ``pending``: background work not done yet."""
+        with self._lock:
+            predictions = list(self._predictions.values())
+            deliveries = [dict(entry) for entry in self._deliveries]
+            ratelimited = self._ratelimited
+            pending = self._pending
+        drawn = {name: 0 for name in FAULT_NAMES}
+        effective = {name: 0 for name in FAULT_NAMES}
+        for prediction in predictions:
+            for name in prediction.faults:
+                drawn[name] += 1
+            faults = prediction.faults
+            effective["fail"] += "fail" in faults
+            effective["drop"] += "drop" in faults
+            effective["duplicate"] += "duplicate" in faults and "drop" not in faults
+            effective["reorder"] += "reorder" in faults and "drop" not in faults
+            effective["slow"] += "slow" in faults and "fail" not in faults
+        drawn["ratelimit"] = effective["ratelimit"] = ratelimited
+        completed = [d for d in deliveries if d["event"] == "completed"]
+        return {
+            "predictions": len(predictions),
+            "pending": pending,
+            "faults": dict(self._faults),
+            "drawn": drawn,
+            "effective": effective,
+            "by_prediction": {p.id: sorted(p.faults) for p in predictions if p.faults},
+            "deliveries": {
+                "attempts": len(deliveries),
+                "completed_attempts": sum(1 for d in completed if not d["dropped"]),
+                "completed_dropped": sum(1 for d in completed if d["dropped"]),
+                "completed_rejected": sum(1 for d in completed if not d["dropped"] and not d["delivered"]),
+                "completed_delivered": sum(1 for d in completed if d["delivered"]),
+                "start_attempts": sum(1 for d in deliveries if d["event"] == "start"),
+                "not_delivered": sum(1 for d in deliveries if not d["dropped"] and not d["delivered"]),
+                "status_codes": _count(str(d["status_code"]) for d in deliveries if not d["dropped"]),
+            },
+        }
 
     @property
     def pending(self) -> int:
@@ -328,6 +374,7 @@ class StandinStore:
         with self._lock:
             drawn = frozenset(name for name in FAULT_NAMES if self._rng.random() < self._faults.get(name, 0.0))
             if "ratelimit" in drawn:
+                self._ratelimited += 1
                 raise RateLimitError()
             self._seq += 1
             prediction = Prediction(
@@ -671,6 +718,13 @@ class StandinStore:
                 return False
             await asyncio.sleep(delay)
             delay *= 2
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
 
 
 def check_token(expected: str | None, authorization: str | None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from marketplace import cells
-from marketplace.observability import logger, metrics, tracer
+from marketplace.observability import bind, logger, metrics, per_invocation, tracer
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -19,9 +19,10 @@ class FinalizeBatchEvent(BaseModel):
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@per_invocation
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = FinalizeBatchEvent.model_validate(event)
-    logger.append_keys(batch_id=request.batchId, execution_name=request.executionName)
+    bind(batch_id=request.batchId, execution_name=request.executionName)
     completed = cells.finalize_batch(request.batchId)
     logger.info("batch finalized" if completed else "batch not complete yet (or already announced)")
     return {"batchId": request.batchId, "completed": completed}

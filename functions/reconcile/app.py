@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marketplace import cells, predictions, workflow
-from marketplace.observability import logger, metrics, tracer
+from marketplace.observability import logger, metrics, per_invocation, tracer
 from marketplace.repository import get_repository
 
 
@@ -48,6 +48,7 @@ def _safe(cell: dict[str, Any]) -> str:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@per_invocation
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     after = int(os.environ.get("RECONCILE_AFTER_SECONDS", "90"))
     limit = int(os.environ.get("RECONCILE_MAX_CELLS", "200"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from marketplace import cells
-from marketplace.observability import logger, metrics, tracer
+from marketplace.observability import bind, logger, metrics, per_invocation, tracer
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -25,9 +25,10 @@ class RecordFailureEvent(BaseModel):
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@per_invocation
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = RecordFailureEvent.model_validate(event)
-    logger.append_keys(batch_id=request.batchId, angle_key=request.angleKey, color_key=request.colorKey)
+    bind(batch_id=request.batchId, angle_key=request.angleKey, color_key=request.colorKey)
     logger.info("recording a failure caught by the workflow", extra={"error_name": (request.error or {}).get("Error")})
     failed = cells.record_failure(request.batchId, request.angleKey, request.colorKey or None, request.error)
     return {"batchId": request.batchId, "failedCells": failed}

@@ -18,14 +18,16 @@ from typing import Any
 
 from marketplace import cells, webhooks
 from marketplace.errors import WebhookRejected
-from marketplace.observability import logger, metrics, tracer
+from marketplace.observability import bind, logger, metrics, per_invocation, tracer
 from marketplace.repository import get_repository
 
 # A prediction JSON is a few KB, but an output may legally be a data URI (a ~2 MB PNG is ~2.7 MB
 # of base64); API Gateway itself stops at 10 MB.
 MAX_BODY_BYTES = 8 * 1024 * 1024
-# The completed webhook can beat RunPrediction's pointer write by a few milliseconds.
+# A webhook can beat RunPrediction's pointer write by a few milliseconds: a final one is worth
+# waiting for (it carries the image), a start one only briefly (it is not retried by Replicate).
 POINTER_WAITS_SECONDS = (0.1, 0.25, 0.5, 1.0)
+START_POINTER_WAITS_SECONDS = (0.05, 0.1, 0.2)
 RECENT_PREDICTION_SECONDS = 300
 _reads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webhook-read")
 
@@ -46,10 +48,9 @@ def _raw_body(event: dict[str, Any]) -> bytes:
 
 
 def _wait_for_pointer(prediction: dict[str, Any]) -> dict[str, Any] | None:
-    """A terminal update can beat RunPrediction's pointer write: look again a few times."""
-    if prediction.get("status") in cells.RUNNING:
-        return None
-    for delay in POINTER_WAITS_SECONDS:
+    """An update can beat RunPrediction's pointer write: look again a few times."""
+    waits = START_POINTER_WAITS_SECONDS if prediction.get("status") in cells.RUNNING else POINTER_WAITS_SECONDS
+    for delay in waits:
         time.sleep(delay)
         pointer = get_repository().get_prediction_pointer(str(prediction["id"]))
         if pointer is not None:
@@ -77,6 +78,7 @@ def _query_matches(event: dict[str, Any], pointer: dict[str, Any]) -> bool:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@per_invocation
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         raw = _raw_body(event)
@@ -99,7 +101,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _error(400, "invalid_prediction", "body must be a prediction with id and status")
 
     webhook_id = headers["webhook-id"]
-    logger.append_keys(prediction_id=str(prediction["id"]), webhook_id=webhook_id, status=prediction["status"])
+    bind(prediction_id=str(prediction["id"]), webhook_id=webhook_id, status=prediction["status"])
     try:
         repo = get_repository()
         seen = _reads.submit(repo.has_webhook_receipt, webhook_id)  # both reads in one round trip time
@@ -113,7 +115,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 return _error(503, "unknown_prediction", "prediction not recorded yet, retry later")
             logger.warning("webhook for an unknown prediction ignored")
             return _answer(200, {"ok": True, "ignored": "unknown_prediction"})
-        logger.append_keys(batch_id=pointer["batchId"], angle_key=pointer["angleKey"], color_key=pointer.get("colorKey"))
+        bind(batch_id=pointer["batchId"], angle_key=pointer["angleKey"], color_key=pointer.get("colorKey"))
         if not _query_matches(event, pointer):
             logger.warning("webhook query does not match the prediction's cell: ignored")
             return _answer(200, {"ok": True, "ignored": "cell_mismatch"})

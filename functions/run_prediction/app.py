@@ -11,7 +11,7 @@ from typing import Any
 
 from marketplace import cells
 from marketplace.config import get_settings
-from marketplace.observability import logger, metrics, tracer
+from marketplace.observability import bind, logger, metrics, per_invocation, tracer
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -28,9 +28,10 @@ class RunPredictionEvent(BaseModel):
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@per_invocation
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = RunPredictionEvent.model_validate(event)
-    logger.append_keys(batch_id=request.batchId, angle_key=request.angleKey, color_key=request.colorKey)
+    bind(batch_id=request.batchId, angle_key=request.angleKey, color_key=request.colorKey)
     return cells.start_cell_prediction(
         batch_id=request.batchId,
         angle_key=request.angleKey,

@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.support.moto_patches import serialized_moto_dynamodb
-
 pytestmark = pytest.mark.integration
 
 OWNER = "dev-user"
@@ -46,14 +44,13 @@ def stack() -> Iterator[Any]:
         env={"STANDIN_LATENCY_SECONDS": "0.1", "RECONCILE_AFTER_SECONDS": "0", "POWERTOOLS_LOG_LEVEL": "WARNING"},
         schedule_seconds=3600,
     )
-    with serialized_moto_dynamodb():  # see tests/support/moto_patches.py (moto loses writes otherwise)
-        local.start()
+    local.start()  # serialises moto's DynamoDB (local_stack/moto_fixes.py)
+    _reset_marketplace()
+    try:
+        yield local
+    finally:
+        local.stop()
         _reset_marketplace()
-        try:
-            yield local
-        finally:
-            local.stop()
-            _reset_marketplace()
 
 
 @pytest.fixture(autouse=True)

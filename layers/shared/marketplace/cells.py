@@ -118,6 +118,8 @@ def handle_prediction_update(prediction: Mapping[str, Any], pointer: Mapping[str
         # A superseded prediction (the cell was re-run): only the current one decides.
         logger.info("update of a superseded prediction ignored", extra={"current": cell["predictionId"]})
         return "ignored"
+    if not owner:  # the reconciler may not have the pointer: the batch knows the owner
+        owner = (repo.get_batch(batch_id) or {}).get("owner")
     if cell["status"] in TERMINAL:
         return _already_terminal(cell, owner)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, StringConstraints
 
 # Keys become DynamoDB sort keys, S3 paths and execution names: a narrow ASCII alphabet.
+BATCH_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
 PresetKey = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 SourceUrl = Annotated[StrictStr, StringConstraints(min_length=1, max_length=4096)]
 ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"]
@@ -133,3 +134,21 @@ class ConfigAnswer(BaseModel):
     maxSourceImages: int
     maxUploadBytes: int
     acceptedContentTypes: list[str]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorAnswer(BaseModel):
+    """Every 4xx/5xx the API itself answers: ``{"error": {code, message, field?}}``."""
+
+    error: ErrorDetail
+
+
+class GatewayMessage(BaseModel):
+    """API Gateway's own answers (413 body too large, 404/500/503 of the gateway itself)."""
+
+    message: str

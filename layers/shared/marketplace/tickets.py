@@ -6,12 +6,26 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import time
 
 from .errors import Unauthorized
 from .secrets import get_secret
 
 TICKET_TTL_SECONDS = 60
+MAX_TICKET_TTL_SECONDS = 3600
+
+
+def ticket_ttl_seconds() -> int:
+    """``TICKET_TTL_SECONDS`` (1..3600; tests shorten it to watch a ticket expire), else 60."""
+    raw = os.environ.get("TICKET_TTL_SECONDS", "").strip()
+    if not raw:
+        return TICKET_TTL_SECONDS
+    try:
+        value = int(raw)
+    except ValueError:
+        return TICKET_TTL_SECONDS
+    return min(max(value, 1), MAX_TICKET_TTL_SECONDS)
 
 
 def _b64(data: bytes) -> str:
@@ -26,8 +40,8 @@ def _key() -> bytes:
     return get_secret("TICKET_SECRET", "TICKET_SECRET_PARAM").encode()
 
 
-def issue_ticket(owner: str, now: float | None = None, ttl: int = TICKET_TTL_SECONDS) -> tuple[str, int]:
-    expires_at = int((now if now is not None else time.time()) + ttl)
+def issue_ticket(owner: str, now: float | None = None, ttl: int | None = None) -> tuple[str, int]:
+    expires_at = int((now if now is not None else time.time()) + (ticket_ttl_seconds() if ttl is None else ttl))
     body = _b64(json.dumps({"sub": owner, "exp": expires_at}, separators=(",", ":")).encode())
     signature = _b64(hmac.new(_key(), body.encode(), hashlib.sha256).digest())
     return f"{body}.{signature}", expires_at
@@ -38,13 +52,14 @@ def verify_ticket(ticket: str | None, now: float | None = None) -> str:
     if not ticket or len(ticket) > 1024 or ticket.count(".") != 1:
         raise Unauthorized("missing or malformed ticket", field="ticket")
     body, signature = ticket.split(".")
-    expected = _b64(hmac.new(_key(), body.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(expected, signature):
+    expected = _b64(hmac.new(_key(), body.encode("utf-8", "surrogatepass"), hashlib.sha256).digest())
+    # Bytes, not str: compare_digest raises TypeError on a non-ASCII str (a forged ticket).
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass")):
         raise Unauthorized("invalid ticket", field="ticket")
     try:
         claims = json.loads(_unb64(body))
         owner, expires_at = str(claims["sub"]), int(claims["exp"])
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, OverflowError) as error:
         raise Unauthorized("malformed ticket", field="ticket") from error
     if expires_at < (now if now is not None else time.time()):
         raise Unauthorized("ticket expired", field="ticket")

@@ -1,4 +1,4 @@
-"""Work-arounds for moto behaviour that only shows under concurrency.
+"""Work-arounds for moto behaviour that only shows under concurrency (applied by LocalStack).
 
 moto's DynamoDB ``transact_write_items`` deep-copies every table it touches and, when the
 transaction is cancelled (a condition failed, or any error), puts that copy back: every write
