@@ -110,3 +110,34 @@ def stack() -> Iterator[dict[str, object]]:
 @pytest.fixture(scope="session")
 def stack_url(stack: dict[str, object]) -> str:
     return str(stack["base_url"])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main
+    thread for the session, after which asyncio.run() in other tests would fail."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+# Allow-listed on purpose: every one of these resolves to loopback, so a batch naming them must
+# still be refused (tests/security/test_input_attacks.py).
+LOOPBACK_ALIASES = ("localhost", "127.1", "0x7f000001", "2130706433", "0177.0.0.1")
+
+
+@pytest.fixture(scope="session")
+def secure_stack() -> Iterator[dict[str, object]]:
+    """A local stack whose secrets the tests know (to sign webhooks, read the stand-in, and prove the
+    secrets never reach a log), with loopback names on the source allow-list, 3 s WebSocket tickets
+    and DEBUG handler logs. Used by the security, fuzz and secrets tests."""
+    from tests.support.stack_state import known_secrets
+
+    secrets = known_secrets()
+    env = {
+        **secrets,
+        "SOURCE_URL_ALLOWED_HOSTS": ",".join(LOOPBACK_ALIASES),
+        "TICKET_TTL_SECONDS": "3",
+        "STANDIN_LATENCY_SECONDS": "0.3",
+        "LOCAL_SCHEDULE_SECONDS": "2",
+        "POWERTOOLS_LOG_LEVEL": "DEBUG",
+    }
+    with running_stack(env) as urls:
+        yield {**urls, "secrets": secrets}

@@ -1,0 +1,49 @@
+"""Two finishers of one prediction at the same time (the chaos run found this): the webhook and
+the reconciler's poll both learn that the prediction succeeded; one completes the cell and, while
+it is still telling the workflow (SendTaskSuccess in flight), the other arrives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from marketplace import cells
+from workflow_testkit import World, data_uri, make_batch, png_bytes, start, succeeded
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="product bug in marketplace/cells.py `_already_terminal`: a second finisher that finds the cell "
+    "terminal without taskNotifiedAt re-announces it (`_announce_and_resume` pushes the cell again) even "
+    "when the first finisher is only still inside its own SendTaskSuccess, so the browser gets two terminal "
+    "marketplaceJobUpdated pushes for one cell (and the task token is sent twice). Seen in the chaos run "
+    "(reconciler poll + late completed webhook). Fix: the second finisher should only resume, not push "
+    "(or claim the announcement with a conditional write first).",
+)
+def test_given_a_cell_being_completed_when_a_second_finisher_arrives_mid_resume_then_one_terminal_push_only(
+    world: World,
+) -> None:
+    world.connect()
+    make_batch(world.repo)
+    pointer = start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    update = succeeded("p-1", data_uri(png_bytes(320, 240)))
+    outcomes: list[str] = []
+    calls: list[str] = []
+    real_success = world.sfn.send_task_success
+
+    def success_while_the_poll_arrives(taskToken: str, output: str) -> dict[str, Any]:
+        calls.append(taskToken)
+        if len(calls) == 1:  # the first finisher is between its cell write and the workflow call
+            outcomes.append(cells.handle_prediction_update(update, pointer))
+        return real_success(taskToken, output)
+
+    world.sfn.send_task_success = success_while_the_poll_arrives  # type: ignore[method-assign]
+
+    first = cells.handle_prediction_update(update, pointer)
+
+    completed_pushes = [u for u in world.job_updates() if u["status"] == "completed"]
+    assert first == "completed" and outcomes
+    assert len(world.assets()) == 1 and world.batch("b-1")["completedJobs"] == 1
+    assert len(completed_pushes) == 1, f"second finisher: {outcomes}; {len(completed_pushes)} completed pushes"
