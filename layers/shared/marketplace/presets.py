@@ -59,14 +59,16 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
 from marketplace.errors import PresetsInvalid, PresetsUnavailable
 from marketplace.observability import logger
+
+if TYPE_CHECKING:  # requests is imported when a sheet is fetched: most routes never need it
+    import requests
 
 __all__ = [
     "ANGLE_GENERATION",
@@ -456,6 +458,8 @@ def safe_url(url: str) -> str:
 
 
 def _fetch_once(session: requests.Session, url: str, sheet: str) -> bytes:
+    import requests
+
     started = time.monotonic()
     try:
         resp = session.get(url, timeout=FETCH_TIMEOUT, stream=True, headers={"Accept": "text/csv, text/plain;q=0.9, */*;q=0.1"})
@@ -501,6 +505,8 @@ def fetch_sheet(url: str, sheet: str, session: requests.Session | None = None) -
     """
     if not url:
         raise SheetFetchError(sheet, None, "no URL configured")
+    import requests
+
     own = session is None
     sess = session if session is not None else requests.Session()
     try:
