@@ -127,7 +127,6 @@ def main(runs: int = 30) -> None:
         from marketplace import aws, cells, notifier, outputs, predictions, repository, workflow
         from marketplace.config import get_settings
         from marketplace.observability import logger
-
         from tests.support.aws_resources import create_bucket_from_template, create_table_from_template
         from tests.support.fakes import FakeWebSocketManagement
         from tests.support.lambdas import FakeLambdaContext, load_function

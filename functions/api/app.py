@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from marketplace import batches, errors, presets, tickets, uploads, views
 from marketplace.config import get_settings
 from marketplace.http_errors import error_body, error_response, validation_error_response

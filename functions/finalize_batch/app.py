@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from marketplace import cells
 from marketplace.observability import bind, logger, metrics, per_invocation, tracer
-from pydantic import BaseModel, ConfigDict, Field
 
 
 class FinalizeBatchEvent(BaseModel):

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from marketplace import cells
 from marketplace.config import get_settings
 from marketplace.observability import bind, logger, metrics, per_invocation, tracer
-from pydantic import BaseModel, ConfigDict, Field
 
 
 class RunPredictionEvent(BaseModel):

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from marketplace import errors
 from marketplace.connections import connect, disconnect, subscribe
 from marketplace.observability import bind, logger, per_invocation, tracer

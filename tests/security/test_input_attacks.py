@@ -57,6 +57,9 @@ SSRF = {
     "percent-encoded host": "https://%6c%6f%63%61%6c%68%6f%73%74/car.jpg",
     "host not on the allow-list": "https://example.com/car.jpg",
     "empty host": "https:///car.jpg",
+    "unclosed ipv6 bracket": "https://[::1/car.jpg",
+    "bogus bracketed host": "https://[zz]/car.jpg",
+    "NFKC-folding host": "https://\u2100/car.jpg",
     "over 4096 characters": "https://localhost/" + "a" * 4100,
 }
 

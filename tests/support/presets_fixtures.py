@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from marketplace import presets as presets_module
 from moto import mock_aws
 
+from marketplace import presets as presets_module
 from tests.support.presets_testkit import BUCKET, CountingS3, FakeClock, RecordingLogger, SheetServer
 
 

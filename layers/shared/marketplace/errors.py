@@ -6,10 +6,12 @@ from __future__ import annotations
 class DomainError(Exception):
     code = "error"
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        if code:
+            self.code = code
 
 
 class ValidationFailed(DomainError):
@@ -68,3 +70,15 @@ class ReplicateRejected(Exception):
 
 class WebhookRejected(DomainError):
     code = "invalid_signature"
+
+
+class RetryLater(DomainError):
+    """The delivery is fine but cannot be applied yet: a non-2xx makes Replicate retry it."""
+
+    code = "retry_later"
+
+
+class MalformedWebhook(DomainError):
+    """A correctly signed delivery whose body is not a prediction (400)."""
+
+    code = "invalid_prediction"

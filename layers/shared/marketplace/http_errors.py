@@ -19,6 +19,8 @@ STATUS = {
     errors.PayloadTooLarge: 413,
     errors.WebhookRejected: 401,
     errors.PresetsUnavailable: 503,
+    errors.RetryLater: 503,
+    errors.MalformedWebhook: 400,
     errors.PresetsInvalid: 503,
 }
 

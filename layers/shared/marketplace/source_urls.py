@@ -98,8 +98,14 @@ def check_uploaded_image(key: str, field: str) -> None:
 
 
 def check_source_url(url: str, field: str, resolver: Resolver | None = None) -> None:
+    """Returns when ``url`` may be sent to Replicate; raises ValidationFailed naming ``field``
+    otherwise (and nothing else, whatever the string: see tests/unit/api/test_source_url_properties.py)."""
     if len(url) > 4096:
         raise ValidationFailed("URL is longer than 4096 characters", field=field)
+    try:
+        urlsplit(url)  # malformed brackets ("https://[::1"), NFKC tricks in the host ("https://\u2100/")
+    except ValueError:
+        raise ValidationFailed("URL is not well-formed", field=field) from None
     key = own_upload_key(url)
     if key is not None:
         check_uploaded_image(key, field)

@@ -7,6 +7,8 @@ import time
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from marketplace import presets as presets_module
 from marketplace.errors import PresetsInvalid, PresetsUnavailable
 from marketplace.presets import (
@@ -21,7 +23,6 @@ from marketplace.presets import (
     last_good_key,
     parse_presets,
 )
-from moto import mock_aws
 from tests.support.presets_testkit import BUCKET, FILES, SheetServer, closed_port_url, sample_text, sample_texts
 
 pytestmark = pytest.mark.integration

@@ -9,12 +9,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
-from marketplace import aws, outputs, repository
-from marketplace.config import get_settings
-from marketplace.outputs import OutputRejected, OutputUnavailable, persist_output
 from moto import mock_aws
 from PIL import Image
 
+from marketplace import aws, outputs, repository
+from marketplace.config import get_settings
+from marketplace.outputs import OutputRejected, OutputUnavailable, persist_output
 from tests.support.aws_resources import create_bucket_from_template
 
 pytestmark = pytest.mark.integration

@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from marketplace.errors import PresetsInvalid
 from marketplace.presets import (
     MAX_SHEET_BYTES,

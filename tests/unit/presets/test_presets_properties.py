@@ -8,6 +8,7 @@ import io
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from marketplace.errors import PresetsInvalid
 from marketplace.presets import (
     KEY_PATTERN,

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from marketplace import aws, notifier, repository, workflow
 from moto import mock_aws
 from workflow_testkit import BUCKET, ENV, TABLE, FakeManagementClient, FakeSfn, World, reset_caches
 
+from marketplace import aws, notifier, repository, workflow
 from tests.support.aws_resources import create_bucket_from_template, create_table_from_template
 
 

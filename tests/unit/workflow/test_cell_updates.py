@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from marketplace import cells
 from workflow_testkit import OWNER, World, data_uri, make_batch, png_bytes, start, succeeded
+
+from marketplace import cells
 
 pytestmark = pytest.mark.unit
 

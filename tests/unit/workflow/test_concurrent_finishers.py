@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from marketplace import cells
 from workflow_testkit import World, data_uri, make_batch, png_bytes, start, succeeded
+
+from marketplace import cells
 
 pytestmark = pytest.mark.unit
 

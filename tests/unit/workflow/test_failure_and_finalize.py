@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from marketplace import cells
 from workflow_testkit import World, data_uri, make_batch, png_bytes, start, succeeded
 
+from marketplace import cells
 from tests.support.lambdas import FakeLambdaContext, load_function
 
 pytestmark = pytest.mark.unit

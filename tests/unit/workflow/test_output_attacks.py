@@ -11,9 +11,10 @@ import struct
 import zlib
 
 import pytest
-from marketplace import cells
 from PIL import Image
 from workflow_testkit import World, data_uri, make_batch, png_bytes, start, succeeded
+
+from marketplace import cells
 
 pytestmark = [pytest.mark.unit, pytest.mark.security]
 

@@ -7,10 +7,11 @@ import struct
 import zlib
 
 import pytest
-from marketplace import outputs
-from marketplace.outputs import OutputRejected, check_output_url, persist_output
 from PIL import Image
 from workflow_testkit import BUCKET, World, data_uri, png_bytes
+
+from marketplace import outputs
+from marketplace.outputs import OutputRejected, check_output_url, persist_output
 
 pytestmark = pytest.mark.unit
 

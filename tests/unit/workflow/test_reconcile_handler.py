@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from marketplace import predictions
-from marketplace.errors import ReplicateUnavailable
 from workflow_testkit import World, data_uri, make_batch, png_bytes, start
 
+from marketplace import predictions
+from marketplace.errors import ReplicateUnavailable
 from tests.support.lambdas import FakeLambdaContext, load_function
 
 pytestmark = pytest.mark.unit

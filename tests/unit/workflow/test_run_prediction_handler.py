@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import replicate
+from workflow_testkit import TOKEN, WEBHOOK_URL, World, data_uri, make_batch, png_bytes, start, succeeded
+
 from marketplace import cells, predictions
 from marketplace.errors import ReplicateRateLimited, ReplicateRejected, ReplicateUnavailable
 from marketplace.observability import logger
-from workflow_testkit import TOKEN, WEBHOOK_URL, World, data_uri, make_batch, png_bytes, start, succeeded
-
 from tests.support.lambdas import FakeLambdaContext, load_function
 
 pytestmark = pytest.mark.unit

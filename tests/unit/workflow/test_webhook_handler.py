@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from marketplace import outputs
 from standardwebhooks import Webhook
 from workflow_testkit import OLD_SECRET, SECRET, World, data_uri, make_batch, png_bytes, start
 
+from marketplace import outputs
 from tests.support.lambdas import FakeLambdaContext, load_function
 
 pytestmark = pytest.mark.unit
@@ -22,7 +22,10 @@ webhook = load_function("replicate_webhook")
 
 @pytest.fixture(autouse=True)
 def _no_pointer_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(webhook, "POINTER_WAITS_SECONDS", ())
+    from marketplace import webhook_delivery
+
+    monkeypatch.setattr(webhook_delivery, "POINTER_WAITS_SECONDS", ())
+    monkeypatch.setattr(webhook_delivery, "START_POINTER_WAITS_SECONDS", ())
 
 
 def http_event(
@@ -191,7 +194,7 @@ def test_given_a_signed_body_that_is_not_a_prediction_when_delivered_then_400(
 
 def test_given_a_body_over_the_cap_when_delivered_then_413_before_anything_else(world: World) -> None:
     event = http_event(done(), ANGLE_QUERY)
-    event["body"] = "x" * (webhook.MAX_BODY_BYTES + 1)
+    event["body"] = "x" * (__import__('marketplace.webhook_delivery').webhook_delivery.MAX_BODY_BYTES + 1)
     assert call(event)[0] == 413
 
 

@@ -9,11 +9,12 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from marketplace.errors import WebhookRejected
-from marketplace.webhooks import verify_webhook, webhook_secrets
 from replicate.webhook import Webhooks, WebhookSigningSecret
 from standardwebhooks import Webhook
 from workflow_testkit import OLD_SECRET, SECRET
+
+from marketplace.errors import WebhookRejected
+from marketplace.webhooks import verify_webhook, webhook_secrets
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from marketplace.webhooks import verify_webhook
 
+from marketplace.webhooks import verify_webhook
 from tests.support.lambdas import load_function
 
 pytestmark = pytest.mark.unit

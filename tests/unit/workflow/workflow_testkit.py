@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
+from PIL import Image
+
 from marketplace import notifier, predictions, repository
 from marketplace.config import get_settings
-from PIL import Image
 
 TABLE = "marketplace-test"
 BUCKET = "marketplace-test-assets"
