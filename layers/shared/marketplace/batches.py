@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -28,6 +28,7 @@ from .views import BATCH_CREATED, JOB_UPDATED, cell_view, gallery_item, job_upda
 from .workflow import start_execution
 
 IDEMPOTENCY_SECONDS = 24 * 3600
+T = TypeVar("T")
 
 
 def _check_unique(keys: list[str], field: str) -> None:
@@ -54,14 +55,23 @@ def _check_colors(presets: Presets, colors: list[str], field: str = "colors") ->
             raise ValidationFailed(f"unknown or disabled colour {key!r}", field=f"{field}[{index}]")
 
 
+def _present(value: T | None, what: str) -> T:
+    """Keys were validated against these presets already; a miss is a programming error."""
+    if value is None:
+        raise LookupError(f"{what} missing from the presets")
+    return value
+
+
 def _angle_cell(batch_id: str, presets: Presets, angle_key: str, now: str) -> dict[str, Any]:
-    prompt = build_angle_prompt(presets.prompt("angle_generation"), presets.angle(angle_key))
+    template = _present(presets.prompt("angle_generation"), "angle_generation")
+    prompt = build_angle_prompt(template, _present(presets.angle(angle_key), angle_key))
     return {"batchId": batch_id, "type": "angle", "angleKey": angle_key, "status": "queued",
             "prompt": prompt, "createdAt": now, "updatedAt": now}
 
 
 def _color_cell(batch_id: str, presets: Presets, angle_key: str, color_key: str, now: str) -> dict[str, Any]:
-    prompt = build_color_prompt(presets.prompt("colorization"), presets.color(color_key))
+    template = _present(presets.prompt("colorization"), "colorization")
+    prompt = build_color_prompt(template, _present(presets.color(color_key), color_key))
     return {"batchId": batch_id, "type": "color", "angleKey": angle_key, "colorKey": color_key,
             "status": "queued", "prompt": prompt, "createdAt": now, "updatedAt": now}
 

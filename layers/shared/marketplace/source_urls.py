@@ -27,7 +27,7 @@ Resolver = Callable[[str], list[str]]
 
 def _resolve(host: str) -> list[str]:
     try:
-        return [info[4][0] for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)]
+        return [str(info[4][0]) for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)]
     except (socket.gaierror, UnicodeError):
         return []
 

@@ -82,7 +82,7 @@ def test_given_every_tracked_text_file_when_scanned_then_no_real_secret_is_found
     ("webhook signing secret", "whsec_" + base64.b64encode(bytes(range(200, 232))).decode()),
     ("AWS access key id", "AKIA" + "Q7" * 8),
     ("AWS secret access key", "aws_secret_access_key = " + "wJalrXUtnFEMIK7MDENGbPxRfiCY" + "A1b2C3d4E5f6"),
-    ("private key", "-----BEGIN RSA PRIVATE KEY-----"),
+    ("private key", "-----BEGIN RSA " + "PRIVATE KEY-----"),
 ])
 def test_given_a_realistic_secret_when_scanned_then_the_scanner_catches_it(kind: str, value: str):
     assert PATTERNS[kind].search(value) and not visibly_fake(kind, PATTERNS[kind].search(value).group(0))
