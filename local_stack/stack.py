@@ -22,7 +22,7 @@ from .environment import LocalSecrets, local_environment
 from .gateway import Gateway
 from .lambdas import Functions, MotoLambdaDispatch, clear_code_caches
 from .model import StackModel
-from .moto_fixes import serialized_moto_dynamodb
+from .moto_fixes import hash_key_scoped_queries, item_level_transaction_rollback, serialized_moto_dynamodb
 from .provision import Provisioned, provision
 from .schedules import Scheduler
 from .servers import MotoThread, UvicornThread, bind
@@ -134,8 +134,10 @@ class LocalStack:
         self._configure_moto()
         # moto restores a whole-table snapshot when a transaction is cancelled, losing other
         # threads' writes; one DynamoDB request at a time removes the race (see moto_fixes).
-        self._dynamodb_serialized = serialized_moto_dynamodb()
-        self._dynamodb_serialized.__enter__()
+        self._dynamodb_serialized = contextlib.ExitStack()
+        self._dynamodb_serialized.enter_context(serialized_moto_dynamodb())
+        self._dynamodb_serialized.enter_context(item_level_transaction_rollback())
+        self._dynamodb_serialized.enter_context(hash_key_scoped_queries())
         self._dispatch = MotoLambdaDispatch(self.functions, self._function_error)
         self._dispatch.install()
 
@@ -200,7 +202,7 @@ class LocalStack:
         if self._dispatch:
             self._dispatch.uninstall()
         if self._dynamodb_serialized is not None:
-            self._dynamodb_serialized.__exit__(None, None, None)
+            self._dynamodb_serialized.close()
             self._dynamodb_serialized = None
         if self._moto_log is not None:
             self._moto_log.uninstall()
