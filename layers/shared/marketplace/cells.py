@@ -151,9 +151,12 @@ def _fail(cell: dict[str, Any], owner: str | None, reason: str) -> str:
 
 def _already_terminal(cell: dict[str, Any], owner: str | None) -> str:
     if cell.get("taskToken") and not cell.get("taskNotifiedAt"):
-        # The earlier delivery wrote the cell but did not get to resume the workflow.
+        # The earlier delivery wrote the cell but has not resumed the workflow (yet, or ever).
+        # Only the workflow is resumed here: the delivery that completed the cell owns its push
+        # (a second push would announce the cell twice while that delivery is still running);
+        # a client that missed it reads the cell from the snapshot on subscribe or reload.
         logger.info("resuming the workflow for an already terminal cell")
-        _announce_and_resume(owner, cell)
+        _resume(cell)
         return "resumed"
     return "unchanged"
 

@@ -14,15 +14,6 @@ from marketplace import cells
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="product bug in marketplace/cells.py `_already_terminal`: a second finisher that finds the cell "
-    "terminal without taskNotifiedAt re-announces it (`_announce_and_resume` pushes the cell again) even "
-    "when the first finisher is only still inside its own SendTaskSuccess, so the browser gets two terminal "
-    "marketplaceJobUpdated pushes for one cell (and the task token is sent twice). Seen in the chaos run "
-    "(reconciler poll + late completed webhook). Fix: the second finisher should only resume, not push "
-    "(or claim the announcement with a conditional write first).",
-)
 def test_given_a_cell_being_completed_when_a_second_finisher_arrives_mid_resume_then_one_terminal_push_only(
     world: World,
 ) -> None:
