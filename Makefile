@@ -45,5 +45,12 @@ demo: install
 bench: install
 	$(PY) benchmarks/run_all.py
 
+# Issue 6 at full size (docs/RELIABILITY.md): 1,000 cells under every fault kind; longer fuzzing.
+chaos-full: install
+	$(PY) benchmarks/chaos_run.py --angles 25 --colors 39 --json test-artifacts/chaos-1000-cells.json
+
+fuzz-full: install
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-500} $(PY) -m pytest tests/fuzz tests/unit/api/test_source_url_properties.py -s $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) out test-artifacts .pytest_cache .ruff_cache .mypy_cache

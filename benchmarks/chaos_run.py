@@ -26,13 +26,19 @@ def main() -> int:
     parser.add_argument("--colors", type=int, default=8)
     parser.add_argument("--faults", default=DEFAULT_FAULTS, help=f"STANDIN_FAULTS (default {DEFAULT_FAULTS})")
     parser.add_argument("--seed", default="7", help="STANDIN_SEED")
-    parser.add_argument("--latency", type=float, default=0.2, help="STANDIN_LATENCY_SECONDS")
+    parser.add_argument("--latency", type=float, help="STANDIN_LATENCY_SECONDS (default: 0.2; 2.0 above 200 cells)")
+    parser.add_argument("--max-running", help="STANDIN_MAX_RUNNING (default: unbounded; 6 above 200 cells; 0 = unbounded)")
+    parser.add_argument("--reconcile-after", help="RECONCILE_AFTER_SECONDS (default: 2; 45 above 200 cells)")
+    parser.add_argument("--schedule-seconds", help="LOCAL_SCHEDULE_SECONDS (default: 1; 5 above 200 cells)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the batch")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
 
+    overrides = {name: value for name, value in (("STANDIN_MAX_RUNNING", args.max_running),
+                                                 ("RECONCILE_AFTER_SECONDS", args.reconcile_after),
+                                                 ("LOCAL_SCHEDULE_SECONDS", args.schedule_seconds)) if value is not None}
     result = run_chaos(args.angles, args.colors, faults=args.faults, seed=args.seed, latency=args.latency,
-                       timeout=args.timeout)
+                       timeout=args.timeout, extra_env=overrides)
     print("\n".join(result.lines()))
     print(f"stack log: {result.stack_log}")
     if args.json:

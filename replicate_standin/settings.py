@@ -98,6 +98,15 @@ class StandinSettings:
     max_input_pixels: int = 40_000_000
     page_size: int = 100
     generation_workers: int = 2
+    max_running: int = 0
+    """0 (default): every prediction processes at once (Replicate as infinite hardware). N > 0:
+    at most N predictions are processing (the latency, input downloads, generation); later ones
+    stay "starting" until a slot frees, as on a busy Replicate, so completions come at most
+    N / latency_seconds per second (chaos runs pace a 1,000-cell batch this way)."""
+    max_downloads: int = 32
+    """Input downloads at once; others wait for a slot. Unbounded, a 1,000-cell burst fetched
+    every input at once and starved the connection pool (PoolTimeout failures of predictions
+    that Replicate would not produce)."""
 
     def __post_init__(self) -> None:
         self.faults = validate_faults(self.faults)
@@ -105,6 +114,8 @@ class StandinSettings:
             validate_webhook_secret(self.webhook_secret)
         if self.page_size < 1:
             raise ValueError("page_size must be at least 1")
+        if self.max_running < 0 or self.max_downloads < 1:
+            raise ValueError("max_running must be >= 0 (0 = unbounded) and max_downloads >= 1")
 
     @property
     def output_base_url(self) -> str:
@@ -158,4 +169,5 @@ class StandinSettings:
             output_ttl_seconds=number("STANDIN_OUTPUT_TTL_SECONDS", 3600.0),
             webhook_retry_seconds=number("STANDIN_WEBHOOK_RETRY_SECONDS", 60.0),
             slow_seconds=number("STANDIN_SLOW_SECONDS", 2.0),
+            max_running=integer("STANDIN_MAX_RUNNING", 0) or 0,
         )

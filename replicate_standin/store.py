@@ -159,7 +159,11 @@ class _Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.executor: concurrent.futures.ThreadPoolExecutor | None = None
-        self.http: httpx.AsyncClient | None = None
+        # One client (so one connection pool) per purpose: input downloads must never starve
+        # webhook deliveries of connections, nor the other way round.
+        self.http: dict[str, httpx.AsyncClient] = {}
+        self.run_slots: asyncio.Semaphore | None = None
+        self.download_slots: asyncio.Semaphore | None = None
 
     @property
     def thread(self) -> threading.Thread | None:
@@ -211,9 +215,10 @@ class _Worker:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                if self.http is not None:
-                    await self.http.aclose()
-                    self.http = None
+                clients, self.http = list(self.http.values()), {}
+                for client in clients:
+                    await client.aclose()
+                self.run_slots = self.download_slots = None
 
             try:
                 asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout)
@@ -322,6 +327,7 @@ class StandinStore:
                 "start_attempts": sum(1 for d in deliveries if d["event"] == "start"),
                 "not_delivered": sum(1 for d in deliveries if not d["dropped"] and not d["delivered"]),
                 "status_codes": _count(str(d["status_code"]) for d in deliveries if not d["dropped"]),
+                "errors": _count(str(d["error"]).split(":", 1)[0] for d in deliveries if d["error"]),
             },
         }
 
@@ -502,10 +508,29 @@ class StandinStore:
         if task is not None:
             task.cancel()
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._worker.http is None:
-            self._worker.http = httpx.AsyncClient(transport=self._transport, follow_redirects=True, trust_env=False)
-        return self._worker.http
+    def _http(self, purpose: str = "webhooks") -> httpx.AsyncClient:
+        """The worker loop's client for ``purpose`` ("webhooks" or "downloads")."""
+        client = self._worker.http.get(purpose)
+        if client is None:
+            client = httpx.AsyncClient(transport=self._transport, follow_redirects=True, trust_env=False)
+            self._worker.http[purpose] = client
+        return client
+
+    def _run_slots(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """With ``max_running`` set, at most that many predictions are processing at once; the
+        others wait their turn ("starting"), as on a busy Replicate. Worker loop only."""
+        if self.settings.max_running <= 0:
+            return contextlib.nullcontext()
+        if self._worker.run_slots is None:
+            self._worker.run_slots = asyncio.Semaphore(self.settings.max_running)
+        return self._worker.run_slots
+
+    def _download_slots(self) -> asyncio.Semaphore:
+        """At most ``max_downloads`` input downloads at once; the others wait for a slot (not
+        for a pooled connection, which would time out). Worker loop only."""
+        if self._worker.download_slots is None:
+            self._worker.download_slots = asyncio.Semaphore(max(1, self.settings.max_downloads))
+        return self._worker.download_slots
 
     def _finish(self, prediction: Prediction, status: str) -> None:
         now = _now()
@@ -531,10 +556,29 @@ class StandinStore:
                 del self._tasks[prediction.id]
 
     async def _run_lifecycle(self, prediction: Prediction) -> None:
+        # A prediction holds one of ``max_running`` slots from "processing" to its final state;
+        # while it waits for one it stays "starting", as on a busy Replicate. Webhook deliveries
+        # (and their retries) happen after the slot is given back.
+        async with self._run_slots():
+            ran = await self._run_on_slot(prediction)
+        if ran is None:
+            return
+        progress, output_json, final, deferred_start = ran
+        await progress  # start (and logs) go out before output/completed
+        if output_json is not None and prediction.wants("output"):
+            await self._post(prediction, "output", output_json, new_message_id(), retry=False)
+        await self._deliver_completed(prediction, final, deferred_start)
+
+    async def _run_on_slot(
+        self, prediction: Prediction
+    ) -> tuple[asyncio.Task[Any], dict[str, Any] | None, dict[str, Any], dict[str, Any] | None] | None:
+        """processing → the model runs during the latency → the final state. ``None`` when the
+        prediction was canceled meanwhile; else (start-webhook task, output JSON, final JSON,
+        deferred start JSON)."""
         ttl = self.settings.output_ttl_seconds
         with self._lock:
             if prediction.terminal:
-                return
+                return None
             prediction.status = "processing"
             prediction.started_at = _now()
             prediction.logs = "Starting prediction\n"
@@ -560,7 +604,7 @@ class StandinStore:
 
         with self._lock:
             if prediction.terminal:  # canceled meanwhile
-                return
+                return None
             if generated is not None:
                 prediction.output_bytes = generated.data
                 prediction.output_content_type = generated.content_type
@@ -576,11 +620,7 @@ class StandinStore:
                 prediction.logs += f"Error: {error}\n"
                 self._finish(prediction, "failed")
             final = prediction.to_json(ttl)
-
-        await progress  # start (and logs) go out before output/completed
-        if output_json is not None and prediction.wants("output"):
-            await self._post(prediction, "output", output_json, new_message_id(), retry=False)
-        await self._deliver_completed(prediction, final, deferred_start)
+        return progress, output_json, final, deferred_start
 
     async def _send_progress(self, prediction: Prediction, start_json: dict[str, Any], send_start: bool) -> None:
         """The ``start`` webhook (unless reordered) then ``logs``; each sent once."""
@@ -637,7 +677,9 @@ class StandinStore:
                 raise model_module.ModelError(f"Failed to download image from {shown}: larger than {limit} bytes")
             return data
         try:
-            async with self._http().stream("GET", url, timeout=self.settings.fetch_timeout_seconds) as response:
+            async with self._download_slots(), self._http("downloads").stream(
+                "GET", url, timeout=self.settings.fetch_timeout_seconds
+            ) as response:
                 if response.status_code != 200:
                     raise model_module.ModelError(f"Failed to download image from {shown}: HTTP {response.status_code}")
                 chunks: list[bytes] = []

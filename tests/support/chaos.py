@@ -65,6 +65,7 @@ class ChaosResult:
     lost: list[str] = field(default_factory=list)
     stack_log: str = ""
     stack_peak_rss_mb: float = 0.0
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -83,6 +84,7 @@ class ChaosResult:
         out = [
             f"chaos run: {self.angles} angles x {self.colors} colours = {self.cells} cells "
             f"(faults {self.faults_spec}, seed {self.seed})",
+            "stack settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items()),
             f"wall {self.wall_seconds:.1f} s from POST to marketplaceBatchCompleted "
             f"(accepted in {self.accepted_seconds * 1000:.0f} ms; late deliveries settled {self.settle_seconds:.1f} s after); "
             f"{self.cells / max(self.wall_seconds, 1e-9):.1f} cells/s; stack peak RSS {self.stack_peak_rss_mb:.0f} MB",
@@ -97,7 +99,7 @@ class ChaosResult:
         out.append(
             f"webhooks: {d.get('attempts', 0)} attempts; completed: {d.get('completed_delivered', 0)} accepted, "
             f"{d.get('completed_rejected', 0)} answered non-2xx and retried, {d.get('completed_dropped', 0)} dropped; "
-            f"status codes {d.get('status_codes', {})}"
+            f"status codes {d.get('status_codes', {})}; transport errors {d.get('errors', {})}"
         )
         out.append(f"websocket: {self.websocket_messages} messages for the batch")
         out.append("invariants:")
@@ -110,14 +112,29 @@ def _keys(angles: int, colors: int) -> tuple[list[str], list[str]]:
     return [f"angle_{i:02d}" for i in range(angles)], [f"color_{i:02d}" for i in range(colors)]
 
 
-def _peak_rss_mb(pid: int) -> float:
+def _rss_mb(pid: int, field_name: str = "VmHWM") -> float:
+    """The stack process's peak (VmHWM) or current (VmRSS) resident memory."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field_name}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def pacing(cells: int) -> dict[str, str]:
+    """Stack settings by size. Small runs poll fast, so dropped webhooks are found within seconds,
+    and Replicate has unbounded capacity. Large runs keep the deployed shape: the reconciler polls
+    only cells quiet for a while (polling hundreds of merely busy cells every second only adds
+    duplicate work), and the stand-in works like a busy Replicate, at most 6 predictions
+    processing at once for 2 s each (~3 completions/s, what this one-process stack absorbs on two
+    cores; unpaced, 1,000 completions at once time out most webhook deliveries and every cell is
+    then rescued by the reconciler instead: see docs/RELIABILITY.md)."""
+    if cells <= 200:
+        return {"RECONCILE_AFTER_SECONDS": "2", "LOCAL_SCHEDULE_SECONDS": "1"}
+    return {"RECONCILE_AFTER_SECONDS": "45", "LOCAL_SCHEDULE_SECONDS": "5", "STANDIN_MAX_RUNNING": "6",
+            "STANDIN_LATENCY_SECONDS": "2.0"}
 
 
 def run_chaos(
@@ -126,12 +143,16 @@ def run_chaos(
     *,
     faults: str = DEFAULT_FAULTS,
     seed: str = "7",
-    latency: float = 0.2,
+    latency: float | None = None,
     timeout: float = 600,
     extra_env: dict[str, str] | None = None,
+    max_rss_mb: float = 8000,
 ) -> ChaosResult:
     angle_keys, color_keys = _keys(angles, colors)
     result = ChaosResult(angles=angles, colors=colors, cells=angles * (1 + colors), faults_spec=faults, seed=seed)
+    paced = pacing(result.cells)
+    if latency is not None:
+        paced["STANDIN_LATENCY_SECONDS"] = str(latency)
     folder = Path(tempfile.mkdtemp(prefix="chaos-presets-"))
     shutil.copy(ROOT / "samples" / "presets" / "global_prompts.csv", folder)
     write_large_presets(folder, angles=angles, colors=colors)
@@ -145,22 +166,24 @@ def run_chaos(
                 "COLOR_PRESETS_CSV_URL": f"{csv_url}/color_presets.csv",
                 "STANDIN_FAULTS": faults,
                 "STANDIN_SEED": seed,
-                "STANDIN_LATENCY_SECONDS": str(latency),
-                "LOCAL_SCHEDULE_SECONDS": "1",
-                "RECONCILE_AFTER_SECONDS": "2",
+                "STANDIN_LATENCY_SECONDS": "0.2",
                 "POWERTOOLS_LOG_LEVEL": "WARNING",
+                **paced,
                 **(extra_env or {}),
             }
+            result.settings = {k: v for k, v in env.items() if k in (
+                "STANDIN_LATENCY_SECONDS", "STANDIN_MAX_RUNNING", "STANDIN_SLOW_SECONDS", "LOCAL_SCHEDULE_SECONDS",
+                "RECONCILE_AFTER_SECONDS")}
             with running_stack(env, timeout=120) as urls:
                 result.stack_log = str(urls["log_path"])
-                _drive(result, urls, secrets, angle_keys, color_keys, timeout)
+                _drive(result, urls, secrets, angle_keys, color_keys, timeout, max_rss_mb)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return result
 
 
 def _drive(result: ChaosResult, urls: dict[str, Any], secrets: dict[str, str], angle_keys: list[str],
-           color_keys: list[str], timeout: float) -> None:
+           color_keys: list[str], timeout: float, max_rss_mb: float) -> None:
     client = E2EClient(urls["base_url"], user=OWNER)
     listener = client.listen()
     standin = Standin(str(urls["standin_url"]), secrets["LOCAL_REPLICATE_API_TOKEN"])
@@ -170,7 +193,22 @@ def _drive(result: ChaosResult, urls: dict[str, Any], secrets: dict[str, str], a
         started = time.perf_counter()
         batch_id = client.create_batch(sources, angle_keys, color_keys)["batchId"]
         result.accepted_seconds = time.perf_counter() - started
-        listener.wait_for(lambda _: bool(listener.of_batch(batch_id, "marketplaceBatchCompleted")), timeout=timeout)
+        pid = int(urls["pid"])
+
+        def done_or_too_big(_: Any) -> bool:
+            # A shared machine: give up before the stack eats all memory (the run then fails).
+            if _rss_mb(pid, "VmRSS") > max_rss_mb:
+                raise MemoryError(f"the stack passed {max_rss_mb:.0f} MB RSS; stopped the run")
+            return bool(listener.of_batch(batch_id, "marketplaceBatchCompleted"))
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                listener.wait_for(done_or_too_big, timeout=min(5.0, max(0.1, deadline - time.monotonic())))
+                break
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    raise
         result.wall_seconds = time.perf_counter() - started
         # Let late work land (retried/duplicate/reordered webhooks, reconciler ticks) so a second
         # terminal push or a second completion would be seen.
@@ -180,7 +218,7 @@ def _drive(result: ChaosResult, urls: dict[str, Any], secrets: dict[str, str], a
             time.sleep(0.5)
         time.sleep(3)
         result.settle_seconds = time.perf_counter() - settle_started
-        result.stack_peak_rss_mb = _peak_rss_mb(int(urls["pid"]))
+        result.stack_peak_rss_mb = _rss_mb(pid)
         _check(result, batch_id, client, listener, standin, moto)
     finally:
         listener.close()

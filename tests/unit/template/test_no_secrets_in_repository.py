@@ -34,7 +34,7 @@ PUBLIC_EXAMPLES = {
 
 
 def tracked_text_files() -> list[Path]:
-    ignored = pathspec.PathSpec.from_lines("gitwildmatch", (ROOT / ".gitignore").read_text().splitlines())
+    ignored = pathspec.GitIgnoreSpec.from_lines((ROOT / ".gitignore").read_text().splitlines())
     files = []
     for path in ROOT.rglob("*"):
         relative = path.relative_to(ROOT).as_posix()
