@@ -52,7 +52,8 @@ def run_batch(latency: float, angles: list[str], colors: list[str], env: dict[st
             cells = len(angles) * (1 + len(colors))
             results.append({"cells": cells, "accepted_s": accepted, "wall_s": wall, "ideal_s": 2 * latency,
                             "ratio": wall / (2 * latency), "completed": snapshot["completedJobs"],
-                            "failed": snapshot["failedJobs"], "peak_rss_mb": peak_rss_mb(int(urls["pid"]))})
+                            "failed": snapshot["failedJobs"], "peak_rss_mb": peak_rss_mb(int(urls["pid"])),
+                            "errors": sorted({str(c["error"])[:160] for c in snapshot["cells"] if c["error"]})})
         listener.close()
         client.close()
     return results
@@ -86,6 +87,8 @@ def main() -> None:
           f"{large['ideal_s']:.1f} s = {large['ratio']:.2f} x (goal <= 1.25); "
           f"{large['cells'] / large['wall_s']:.1f} cells/s; accepted in {large['accepted_s'] * 1000:.0f} ms; "
           f"{large['completed']} completed, {large['failed']} failed; stack peak RSS {large['peak_rss_mb']:.0f} MB")
+    for error in large["errors"]:
+        print(f"  failure reason: {error}")
 
 
 if __name__ == "__main__":
