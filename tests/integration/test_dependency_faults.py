@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from local_stack.stack import LocalStack
 from tests.support.e2e_client import E2EClient, jpeg_bytes
-from tests.support.resets import reset_marketplace_caches
+from tests.support.inprocess_stack import stack_in_process
 from tests.support.stack_state import MotoState
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -46,14 +46,8 @@ class Flaky:
 
 @pytest.fixture
 def stack() -> Iterator[LocalStack]:
-    local = LocalStack(quiet=True, schedule_seconds=0, env={"STANDIN_LATENCY_SECONDS": "0.2"})
-    local.start()
-    reset_marketplace_caches()
-    try:
+    with stack_in_process({"STANDIN_LATENCY_SECONDS": "0.2"}, schedule_seconds=0) as local:
         yield local
-    finally:
-        local.stop()
-        reset_marketplace_caches()
 
 
 @pytest.mark.timeout(120)

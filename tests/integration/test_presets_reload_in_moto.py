@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.csv_server import serve_folder
 from tests.support.e2e_client import E2EClient, jpeg_bytes
-from tests.support.resets import reset_marketplace_caches
+from tests.support.inprocess_stack import stack_in_process
 
 pytestmark = pytest.mark.integration
 CACHE_SECONDS = 1
@@ -31,20 +31,14 @@ def sheets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
 
 @pytest.fixture(scope="module")
 def stack(sheets: tuple[Path, str]) -> Iterator[Any]:
-    from local_stack.stack import LocalStack
-
     _, url = sheets
-    local = LocalStack(quiet=True, schedule_seconds=3600, env={
+    with stack_in_process({
         "STANDIN_LATENCY_SECONDS": "1.5", "PRESETS_CACHE_SECONDS": str(CACHE_SECONDS),
         "GLOBAL_PROMPTS_CSV_URL": f"{url}/global_prompts.csv", "ANGLE_PRESETS_CSV_URL": f"{url}/angle_presets.csv",
-        "COLOR_PRESETS_CSV_URL": f"{url}/color_presets.csv", "POWERTOOLS_LOG_LEVEL": "WARNING"})
-    local.start()
-    reset_marketplace_caches()
-    try:
+        "COLOR_PRESETS_CSV_URL": f"{url}/color_presets.csv", "POWERTOOLS_LOG_LEVEL": "WARNING"},
+        schedule_seconds=3600,
+    ) as local:
         yield local
-    finally:
-        local.stop()
-        reset_marketplace_caches()
 
 
 def _set_red_prompt_value(folder: Path, value: str) -> None:

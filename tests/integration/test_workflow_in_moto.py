@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from tests.support.inprocess_stack import stack_in_process
+
 pytestmark = pytest.mark.integration
 
 OWNER = "dev-user"
@@ -23,34 +25,12 @@ COLORS = ("red_metallic", "blue_metallic")
 EXECUTION_TIMEOUT_SECONDS = 60
 
 
-def _reset_marketplace() -> None:
-    from marketplace import aws, notifier, predictions, repository
-    from marketplace.config import get_settings
-
-    get_settings.cache_clear()
-    aws.reset_clients()
-    repository.reset_repository()
-    notifier.reset_notifier()
-    predictions.reset_clients()
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Any]:
-    from local_stack.stack import LocalStack
-
     # The schedule is driven by hand (scenario "dropped webhook"), never by the timer.
-    local = LocalStack(
-        quiet=True,
-        env={"STANDIN_LATENCY_SECONDS": "0.1", "RECONCILE_AFTER_SECONDS": "0", "POWERTOOLS_LOG_LEVEL": "WARNING"},
-        schedule_seconds=3600,
-    )
-    local.start()  # serialises moto's DynamoDB (local_stack/moto_fixes.py)
-    _reset_marketplace()
-    try:
+    env = {"STANDIN_LATENCY_SECONDS": "0.1", "RECONCILE_AFTER_SECONDS": "0", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    with stack_in_process(env, schedule_seconds=3600) as local:
         yield local
-    finally:
-        local.stop()
-        _reset_marketplace()
 
 
 @pytest.fixture(autouse=True)
