@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -355,7 +355,7 @@ class Repository:
         """Marks a cell failed with its reason. None when it was already terminal."""
         now = now_iso()
         try:
-            answer = self._client.transact_write_items(
+            self._client.transact_write_items(
                 TransactItems=[
                     {
                         "Update": {
@@ -379,7 +379,6 @@ class Repository:
             if _is_condition_failure(client_error):
                 return None
             raise
-        del answer
         return self.get_cell(batch_id, angle_key, color_key)
 
     def mark_task_notified(self, cell: dict[str, Any], task_token: str) -> None:
@@ -574,17 +573,6 @@ def _decode_token(token: str, owner: str) -> dict[str, Any]:
         return {"PK": {"S": plain["PK"]}, "SK": {"S": str(plain["SK"])}}
     except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValidationFailed("nextToken is not a token this API issued", field="nextToken") from error
-
-
-def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 _repository: Repository | None = None
