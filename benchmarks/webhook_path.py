@@ -15,18 +15,19 @@ import json
 import os
 import statistics
 import sys
-import threading
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
+
+from tests.support.csv_server import serve_folder  # noqa: E402
 
 SECRET = "whsec_" + base64.b64encode(b"benchmark-webhook-secret-000000").decode()
 TOKEN = "r8_benchmark"
@@ -54,30 +55,13 @@ def make_png() -> bytes:
 PNG = make_png()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("content-type", "image/png")
-        self.send_header("content-length", str(len(PNG)))
-        self.end_headers()
-        self.wfile.write(PNG)
-
-
 @contextmanager
 def png_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """host:port serving the PNG at /out.png (the tests' folder server)."""
+    folder = Path(tempfile.mkdtemp(prefix="webhook-bench-"))
+    (folder / "out.png").write_bytes(PNG)
+    with serve_folder(folder) as base:
+        yield base.removeprefix("http://")
 
 
 class Timer:
