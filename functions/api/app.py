@@ -204,4 +204,5 @@ def on_idempotency_in_progress(error: IdempotencyAlreadyInProgressError) -> Resp
 @metrics.log_metrics
 @per_invocation
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    batches.register_lambda_context(context)
     return app.resolve(event, context)

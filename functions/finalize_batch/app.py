@@ -1,4 +1,7 @@
-"""FinalizeBatch: after every angle's branch ended. Completes the batch once (one push)."""
+"""FinalizeBatch: after every angle's branch of a run ended (or the run's Map failed).
+
+Fails the run's cells still open (a branch that ended abnormally left them), then completes the
+batch once every cell is terminal (one push)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,9 @@ class FinalizeBatchEvent(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     batchId: str = Field(min_length=1)
+    runId: str | None = None
     executionName: str | None = None
+    workflowError: dict[str, Any] | None = None
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -24,6 +29,9 @@ class FinalizeBatchEvent(BaseModel):
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = FinalizeBatchEvent.model_validate(event)
     bind(batch_id=request.batchId, execution_name=request.executionName)
+    run_id = request.runId or request.executionName or request.batchId
+    closed = cells.close_open_cells(request.batchId, run_id, request.workflowError or None)
     completed = cells.finalize_batch(request.batchId)
-    logger.info("batch finalized" if completed else "batch not complete yet (or already announced)")
-    return {"batchId": request.batchId, "completed": completed}
+    logger.info("batch finalized" if completed else "batch not complete yet (or already announced)",
+                extra={"cells_closed": closed})
+    return {"batchId": request.batchId, "completed": completed, "cellsClosed": closed}

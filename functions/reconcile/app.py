@@ -1,18 +1,20 @@
 """Reconcile (every minute): cells whose prediction is in flight and quiet for a while.
 
 Polls ``GET /v1/predictions/{id}``: a terminal prediction goes through the same path as the
-webhook; a running one heartbeats its task and is touched so the next sweep waits again.
-Bounded per run; one cell's error never stops the others.
+webhook; a running one is touched so the next sweep waits again (the callback tasks have no
+heartbeat to keep alive: a sweep bounded per run could not reach every live cell in time).
+Bounded per run; one cell's error never stops the others. Sweeps never overlap: the function's
+reserved concurrency is 1, and a sweep that fails lands on its on-failure queue.
 """
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from marketplace import cells, predictions, workflow
+from marketplace import cells, predictions
+from marketplace.config import get_settings
 from marketplace.observability import logger, metrics, per_invocation, tracer
 from marketplace.repository import get_repository
 
@@ -30,8 +32,6 @@ def _reconcile(cell: dict[str, Any]) -> str:
     }
     outcome = cells.handle_prediction_update(prediction, pointer)
     if prediction.get("status") in cells.RUNNING:
-        if cell.get("taskToken"):
-            workflow.send_task_heartbeat(cell["taskToken"])
         repo.touch_pending(cell)
         return "running"
     return outcome
@@ -50,8 +50,8 @@ def _safe(cell: dict[str, Any]) -> str:
 @metrics.log_metrics
 @per_invocation
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    after = int(os.environ.get("RECONCILE_AFTER_SECONDS", "90"))
-    limit = int(os.environ.get("RECONCILE_MAX_CELLS", "200"))
+    settings = get_settings()
+    after, limit = settings.reconcile_after_seconds, settings.reconcile_max_cells
     before = (datetime.now(UTC) - timedelta(seconds=after)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     pending = [c for c in get_repository().list_pending_cells(updated_before=before, limit=limit) if c.get("predictionId")]
     with ThreadPoolExecutor(max_workers=8) as pool:

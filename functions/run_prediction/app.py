@@ -1,6 +1,6 @@
 """RunPrediction: the workflow's callback task. Starts one cell's Replicate prediction.
 
-Event ``{batchId, angleKey, colorKey|null, angleOutputUrl?, taskToken}``. Returns
+Event ``{batchId, runId, angleKey, colorKey|null, taskToken}``. Returns
 ``{predictionId}``; ``ReplicateRateLimited``/``ReplicateUnavailable`` propagate so the state
 machine retries them by name. The workflow resumes when the webhook (or the reconciler) reports.
 """
@@ -20,9 +20,9 @@ class RunPredictionEvent(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     batchId: str = Field(min_length=1)
+    runId: str | None = None
     angleKey: str = Field(min_length=1)
     colorKey: str | None = None
-    angleOutputUrl: str | None = None
     taskToken: str = Field(min_length=1)
 
 
@@ -35,9 +35,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bind(batch_id=request.batchId, angle_key=request.angleKey, color_key=request.colorKey)
     return cells.start_cell_prediction(
         batch_id=request.batchId,
+        run_id=request.runId,
         angle_key=request.angleKey,
         color_key=request.colorKey or None,
         task_token=request.taskToken,
-        angle_output_url=request.angleOutputUrl or None,
         webhook_base_url=get_settings().webhook_url,
     )

@@ -9,6 +9,7 @@ import io
 import time
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 from datetime import datetime
 from typing import Any
 
@@ -89,12 +90,8 @@ def _create_batch(stack: Any, angles: tuple[str, ...] = ANGLES, colors: tuple[st
 def _start(batch_id: str, angles: tuple[str, ...] = ANGLES, colors: tuple[str, ...] = COLORS) -> str:
     from marketplace import workflow
 
-    items = [
-        {"batchId": batch_id, "angleKey": a, "runAngle": True, "angleOutputUrl": None, "colors": list(colors),
-         "runColors": bool(colors)}
-        for a in angles
-    ]
-    arn = workflow.start_execution(batch_id, batch_id, items)
+    run = workflow.execution_input(batch_id, batch_id, list(angles), list(colors), run_angle=True, run_colors=bool(colors))
+    arn = workflow.start_execution(run)
     assert arn
     return arn
 
@@ -158,12 +155,13 @@ def test_scenario_a_given_two_sources_two_angles_two_colours_when_run_then_six_i
     angle_predictions = [p for p in predictions if "colorKey=" not in p["webhook"]]
     color_predictions = [p for p in predictions if "colorKey=" in p["webhook"]]
     assert len(angle_predictions) == 2 and len(color_predictions) == 4
-    for prediction in angle_predictions:
-        assert prediction["input"]["image_input"] == sources
+    for prediction in angle_predictions:  # own uploads, re-signed as they were handed over
+        assert [urlsplit(u).path for u in prediction["input"]["image_input"]] == [urlsplit(u).path for u in sources]
     for prediction in color_predictions:
         angle = next(a for a in ANGLES if f"angleKey={a}" in prediction["webhook"])
         angle_cell = cells[(angle, None)]
-        assert prediction["input"]["image_input"] == [angle_cell["outputUrl"]]
+        (handed_over,) = prediction["input"]["image_input"]
+        assert urlsplit(handed_over).path.endswith(angle_cell["imageKey"])
         # The colour job starts only after its angle completed.
         assert _iso(prediction["created_at"]) >= _iso(angle_cell["completedAt"])
     keys = sorted(

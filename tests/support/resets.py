@@ -11,6 +11,7 @@ def reset_marketplace_caches() -> None:
     repository.reset_repository()
     notifier.reset_notifier()
     batches._idempotent_create.cache_clear()
+    batches._idempotency_config.cache_clear()
     try:
         from marketplace import presets
 

@@ -23,9 +23,8 @@ from .presets import Presets, get_presets
 from .prompts import build_angle_prompt, build_color_prompt
 from .repository import get_repository, now_iso
 from .source_urls import check_source_url
-from .urls import object_url
 from .views import BATCH_CREATED, JOB_UPDATED, cell_view, gallery_item, job_updated
-from .workflow import start_execution
+from .workflow import execution_input, start_execution
 
 IDEMPOTENCY_SECONDS = 24 * 3600
 T = TypeVar("T")
@@ -62,17 +61,17 @@ def _present(value: T | None, what: str) -> T:
     return value
 
 
-def _angle_cell(batch_id: str, presets: Presets, angle_key: str, now: str) -> dict[str, Any]:
+def _angle_cell(batch_id: str, run_id: str, presets: Presets, angle_key: str, now: str) -> dict[str, Any]:
     template = _present(presets.prompt("angle_generation"), "angle_generation")
     prompt = build_angle_prompt(template, _present(presets.angle(angle_key), angle_key))
-    return {"batchId": batch_id, "type": "angle", "angleKey": angle_key, "status": "queued",
+    return {"batchId": batch_id, "runId": run_id, "type": "angle", "angleKey": angle_key, "status": "queued",
             "prompt": prompt, "createdAt": now, "updatedAt": now}
 
 
-def _color_cell(batch_id: str, presets: Presets, angle_key: str, color_key: str, now: str) -> dict[str, Any]:
+def _color_cell(batch_id: str, run_id: str, presets: Presets, angle_key: str, color_key: str, now: str) -> dict[str, Any]:
     template = _present(presets.prompt("colorization"), "colorization")
     prompt = build_color_prompt(template, _present(presets.color(color_key), color_key))
-    return {"batchId": batch_id, "type": "color", "angleKey": angle_key, "colorKey": color_key,
+    return {"batchId": batch_id, "runId": run_id, "type": "color", "angleKey": angle_key, "colorKey": color_key,
             "status": "queued", "prompt": prompt, "createdAt": now, "updatedAt": now}
 
 
@@ -84,6 +83,23 @@ def create_batch(owner: str, request: CreateBatchRequest, idempotency_key: str |
     return _create_batch(owner, request)
 
 
+def register_lambda_context(context: Any) -> None:
+    """Idempotency records of this invocation expire with it: a create that times out leaves an
+    in-progress record that lapses when the Lambda's time is up, not one that locks its
+    Idempotency-Key for IDEMPOTENCY_SECONDS."""
+    _idempotency_config().register_lambda_context(context)
+
+
+@lru_cache(maxsize=1)
+def _idempotency_config() -> IdempotencyConfig:
+    # The body is validated too: the same key with a different body is refused, not replayed.
+    return IdempotencyConfig(
+        event_key_jmespath="[owner, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=IDEMPOTENCY_SECONDS,
+    )
+
+
 @lru_cache(maxsize=1)
 def _idempotent_create() -> Any:
     persistence = DynamoDBPersistenceLayer(
@@ -93,14 +109,8 @@ def _idempotent_create() -> Any:
         expiry_attr="ttl",
         boto3_client=dynamodb_client(),
     )
-    # The body is validated too: the same key with a different body is refused, not replayed.
-    config = IdempotencyConfig(
-        event_key_jmespath="[owner, key]",
-        payload_validation_jmespath="body",
-        expires_after_seconds=IDEMPOTENCY_SECONDS,
-    )
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=_idempotency_config())
     def create(request: dict[str, Any]) -> dict[str, Any]:
         return _create_batch(request["owner"], CreateBatchRequest.model_validate(request["body"]))
 
@@ -121,8 +131,8 @@ def _create_batch(owner: str, request: CreateBatchRequest) -> dict[str, Any]:
     colors = request.colors if request.autoColorize else []
     cells: list[dict[str, Any]] = []
     for angle_key in request.angles:
-        cells.append(_angle_cell(batch_id, presets, angle_key, now))
-        cells.extend(_color_cell(batch_id, presets, angle_key, c, now) for c in colors)
+        cells.append(_angle_cell(batch_id, batch_id, presets, angle_key, now))
+        cells.extend(_color_cell(batch_id, batch_id, presets, angle_key, c, now) for c in colors)
     batch = {
         "batchId": batch_id,
         "owner": owner,
@@ -143,12 +153,8 @@ def _create_batch(owner: str, request: CreateBatchRequest) -> dict[str, Any]:
                "colors": len(request.colors), "auto_colorize": request.autoColorize, "cells": len(cells)},
     )
     get_repository().create_batch(batch, cells)
-    items = [
-        {"batchId": batch_id, "angleKey": a, "runAngle": True, "angleOutputUrl": None,
-         "colors": colors, "runColors": bool(colors)}
-        for a in request.angles
-    ]
-    start_execution(batch_id, batch_id, items)
+    # The creation run is named after the batch (a retried create finds it already started).
+    start_execution(execution_input(batch_id, batch_id, request.angles, colors, run_angle=True, run_colors=bool(colors)))
     get_notifier().push_to_owner(
         owner, BATCH_CREATED,
         {"batchId": batch_id, "totalJobs": len(cells), "angles": request.angles, "colors": colors},
@@ -213,8 +219,9 @@ def colorize(owner: str, batch_id: str, request: ColorizeRequest) -> dict[str, A
             raise Conflict(f"angle {angle_key!r} is not finished (it is {angle['status']})", field=f"angles[{index}]")
 
     now = now_iso()
+    run_id = f"{batch_id}-colorize-{uuid.uuid4().hex[:12]}"
     wanted = [
-        _color_cell(batch_id, presets, a, c, now)
+        _color_cell(batch_id, run_id, presets, a, c, now)
         for a in angles for c in request.colors if (a, c) not in cells
     ]
     all_colors = list(batch.get("colors", [])) + [c for c in request.colors if c not in batch.get("colors", [])]
@@ -223,15 +230,11 @@ def colorize(owner: str, batch_id: str, request: ColorizeRequest) -> dict[str, A
         notifier = get_notifier()
         for cell in created:
             notifier.push_to_owner(owner, JOB_UPDATED, job_updated(batch_id, cell))
-        by_angle: dict[str, list[str]] = {}
-        for cell in created:
-            by_angle.setdefault(cell["angleKey"], []).append(cell["colorKey"])
-        items = [
-            {"batchId": batch_id, "angleKey": a, "runAngle": False,
-             "angleOutputUrl": object_url(cells[(a, None)]["imageKey"]), "colors": colors, "runColors": True}
-            for a, colors in by_angle.items()
-        ]
-        start_execution(f"{batch_id}-colorize-{uuid.uuid4().hex[:12]}", batch_id, items)
+        # The run crosses its angles with its colours; a pair that existed before belongs to an
+        # earlier run, and RunPrediction lets it pass (cells carry their runId).
+        run_angles = list(dict.fromkeys(cell["angleKey"] for cell in created))
+        run_colors = list(dict.fromkeys(cell["colorKey"] for cell in created))
+        start_execution(execution_input(batch_id, run_id, run_angles, run_colors, run_angle=False, run_colors=True))
     total = repo.get_owned_batch(batch_id, owner)["totalJobs"]
     metrics.add_metric(name="CellsQueued", unit=MetricUnit.Count, value=len(created))
     logger.info("colorize accepted", extra={"created_jobs": len(created)})

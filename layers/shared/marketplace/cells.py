@@ -22,6 +22,8 @@ from .notifier import get_notifier
 from .observability import logger, metrics
 from .outputs import OutputRejected, persist_output
 from .repository import TERMINAL, get_repository
+from .source_urls import own_upload_key
+from .urls import HANDOVER_URL_SECONDS, object_url
 from .views import BATCH_COMPLETED, JOB_UPDATED, job_updated
 
 RUNNING = ("starting", "processing")
@@ -65,7 +67,8 @@ def _resume(cell: dict[str, Any]) -> bool:
     if not token:
         return False
     if cell["status"] == "completed":
-        taken = workflow.send_task_success(token, {"outputUrl": cell.get("outputUrl")})
+        # Keys, never URLs: the next step signs what it hands over when it hands it over.
+        taken = workflow.send_task_success(token, {"imageKey": cell.get("imageKey")})
     else:
         taken = workflow.send_task_failure(token, PREDICTION_FAILED, str(cell.get("error") or "failed"))
     get_repository().mark_task_notified(cell, token)
@@ -102,8 +105,6 @@ def handle_prediction_update(prediction: Mapping[str, Any], pointer: Mapping[str
         if cell is None:
             return "unchanged"
         _push_cell(owner, cell)
-        if cell.get("taskToken"):
-            workflow.send_task_heartbeat(cell["taskToken"])
         return "processing"
 
     if status not in ("succeeded", *FAILED):
@@ -130,7 +131,7 @@ def handle_prediction_update(prediction: Mapping[str, Any], pointer: Mapping[str
             logger.warning("output rejected", extra={"reason": error.message})
             return _fail(cell, owner, f"output rejected: {error.message}")
         logger.info("output persisted", extra={"timings_ms": stored.timings, "bytes": stored.size_bytes})
-        completed = repo.complete_cell(cell, str(owner), stored.image_key, stored.thumb_key, stored.output_url)
+        completed = repo.complete_cell(cell, str(owner), stored.image_key, stored.thumb_key)
         if completed is None:
             return "unchanged"
         metrics.add_metric(name="CellsCompleted", unit="Count", value=1)
@@ -174,17 +175,23 @@ def webhook_url_for(base: str, batch_id: str, angle_key: str, color_key: str | N
 
 def start_cell_prediction(
     batch_id: str,
+    run_id: str | None,
     angle_key: str,
     color_key: str | None,
     task_token: str,
-    angle_output_url: str | None,
     webhook_base_url: str,
 ) -> dict[str, Any]:
-    """Starts the cell's prediction once; a re-invocation only hands over the new task token."""
+    """Starts the cell's prediction once; a re-invocation only hands over the new task token.
+    A cell of another run (a colourise run crosses its angles and colours, and some pairs were
+    made earlier) is let pass at once: its own run owns it."""
     repo = get_repository()
     cell = repo.get_cell(batch_id, angle_key, color_key)
     if cell is None:
         raise NotFound(f"cell {angle_key}/{color_key or '-'} of batch {batch_id} not found", field="cell")
+    if run_id and cell.get("runId", batch_id) != run_id:
+        logger.info("cell belongs to another run: passed", extra={"owning_run": cell.get("runId", batch_id)})
+        workflow.send_task_success(task_token, {"passed": True})
+        return {"predictionId": cell.get("predictionId"), "otherRun": True}
 
     if cell["status"] in TERMINAL:
         logger.info("cell already terminal: resuming the workflow at once", extra={"status": cell["status"]})
@@ -206,7 +213,7 @@ def start_cell_prediction(
     prompt = cell.get("prompt")
     if not prompt:
         raise ValidationFailed(f"cell {angle_key}/{color_key or '-'} has no prompt", field="prompt")
-    image_input = _image_input(batch, cell, angle_output_url)
+    image_input = _image_input(batch, cell)
 
     webhook = webhook_url_for(webhook_base_url, batch_id, angle_key, color_key)
     prediction_id = predictions.start_prediction(prompt, image_input, webhook)
@@ -231,19 +238,25 @@ def start_cell_prediction(
     return {"predictionId": prediction_id}
 
 
-def _image_input(batch: dict[str, Any], cell: dict[str, Any], angle_output_url: str | None) -> list[str]:
+def _image_input(batch: dict[str, Any], cell: dict[str, Any]) -> list[str]:
+    """What Replicate fetches, signed now: a URL signed earlier (at upload, or when the angle was
+    stored) dies with the Lambda role's session, which lasts hours; colourise-later runs days on."""
     if not cell.get("colorKey"):
-        sources = [str(url) for url in batch.get("sourceImageUrls") or []]
+        sources = [handover_url(str(url)) for url in batch.get("sourceImageUrls") or []]
         if not sources:
             raise ValidationFailed("the batch has no source images", field="sourceImageUrls")
         return sources
-    url = angle_output_url
-    if not url:
-        angle = get_repository().get_cell(cell["batchId"], cell["angleKey"], None)
-        url = (angle or {}).get("outputUrl")
-    if not url:
-        raise ValidationFailed(f"angle {cell['angleKey']} has no output to colour", field="angleOutputUrl")
-    return [str(url)]
+    angle = get_repository().get_cell(cell["batchId"], cell["angleKey"], None)
+    image_key = (angle or {}).get("imageKey")
+    if not image_key:
+        raise ValidationFailed(f"angle {cell['angleKey']} has no output to colour", field="imageKey")
+    return [object_url(str(image_key), expires_in=HANDOVER_URL_SECONDS)]
+
+
+def handover_url(url: str) -> str:
+    """An own upload re-signed for Replicate; any other (allow-listed https) URL as it is."""
+    key = own_upload_key(url)
+    return object_url(key, expires_in=HANDOVER_URL_SECONDS) if key else url
 
 
 # ----- failures caught by the workflow (RecordFailure) ------------------------------------
@@ -301,7 +314,33 @@ def record_failure(batch_id: str, angle_key: str, color_key: str | None, error: 
     return count
 
 
-# ----- the end of a batch (FinalizeBatch) -------------------------------------------------
+# ----- the end of a run (FinalizeBatch) ---------------------------------------------------
+
+RUN_ENDED = "the workflow ended before this cell finished"
+
+
+def close_open_cells(batch_id: str, run_id: str, workflow_error: Mapping[str, Any] | None) -> int:
+    """Every branch of the run has ended, so a cell of the run still open was left by a branch
+    that ended abnormally (RecordFailure out of retries, a runtime error, a timeout): it fails
+    with the reason, so the batch can complete. Returns how many cells this call failed."""
+    repo = get_repository()
+    reason = RUN_ENDED
+    if workflow_error and workflow_error.get("Error"):
+        reason = f"{RUN_ENDED} ({failure_reason(workflow_error)})"
+    owner = (repo.get_batch(batch_id) or {}).get("owner")
+    count = 0
+    for cell in repo.list_cells(batch_id):
+        if cell.get("status") in TERMINAL or cell.get("runId", batch_id) != run_id:
+            continue
+        failed = repo.fail_cell(batch_id, cell["angleKey"], cell.get("colorKey"), reason)
+        if failed is not None:
+            count += 1
+            _push_cell(owner, failed)
+    if count:
+        logger.warning("cells left open by the run failed", extra={"cells": count, "reason": reason})
+        metrics.add_metric(name="CellsFailed", unit="Count", value=count)
+    return count
+
 
 
 def finalize_batch(batch_id: str) -> bool:

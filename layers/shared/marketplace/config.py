@@ -14,7 +14,7 @@ def _csv_list(value: str | None) -> tuple[str, ...]:
 
 class Settings(BaseModel):
     table_name: str = Field(min_length=1)
-    bucket_name: str = Field(min_length=1)
+    bucket_name: str = ""  # only the functions that touch S3 get BUCKET_NAME
     state_machine_arn: str = ""
     websocket_url: str = ""
     websocket_management_url: str = ""
@@ -29,6 +29,8 @@ class Settings(BaseModel):
     public_asset_base_url: str | None = None
     dev_mode: bool = False
     aws_endpoint_url: str | None = None
+    reconcile_after_seconds: int = Field(default=90, ge=0)
+    reconcile_max_cells: int = Field(default=200, ge=1)
 
     @field_validator("replicate_base_url", "public_asset_base_url", "aws_endpoint_url")
     @classmethod
@@ -55,6 +57,8 @@ class Settings(BaseModel):
             public_asset_base_url=env.get("PUBLIC_ASSET_BASE_URL"),
             dev_mode=env.get("DEV_MODE", "").strip().lower() == "true",
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL"),
+            reconcile_after_seconds=int(env.get("RECONCILE_AFTER_SECONDS", "90") or 90),
+            reconcile_max_cells=int(env.get("RECONCILE_MAX_CELLS", "200") or 200),
         )
 
 

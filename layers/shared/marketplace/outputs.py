@@ -27,14 +27,15 @@ from PIL import Image
 from .aws import s3_client
 from .config import get_settings
 from .errors import ValidationFailed
-from .urls import object_url
 
 MAX_OUTPUT_BYTES = 25 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 THUMB_MAX_SIDE = 512
-CONNECT_TIMEOUT_SECONDS = 5.0
-READ_TIMEOUT_SECONDS = 20.0
-DOWNLOAD_DEADLINE_SECONDS = 30.0
+# The webhook must answer inside API Gateway's 30 s integration timeout (see
+# webhook_delivery.WEBHOOK_BUDGET_SECONDS): a download may take at most its deadline plus one read.
+CONNECT_TIMEOUT_SECONDS = 3.0
+READ_TIMEOUT_SECONDS = 4.0
+DOWNLOAD_DEADLINE_SECONDS = 8.0
 MAX_REDIRECTS = 3
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REPLICATE_DELIVERY = "replicate.delivery"
@@ -58,7 +59,6 @@ class OutputUnavailable(Exception):
 class PersistedOutput:
     image_key: str
     thumb_key: str
-    output_url: str
     timings: dict[str, float] = field(default_factory=dict)
     width: int = 0
     height: int = 0
@@ -159,12 +159,15 @@ def _download(url: str) -> bytes:
     for _ in range(MAX_REDIRECTS + 1):
         check_output_url(url)
         session = _session()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise OutputUnavailable("output download exceeded its deadline")
         try:
             response = session.get(
                 url,
                 stream=True,
                 allow_redirects=False,
-                timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+                timeout=(min(CONNECT_TIMEOUT_SECONDS, remaining), min(READ_TIMEOUT_SECONDS, remaining)),
                 headers={"Accept": "image/png"},
             )
         except requests.Timeout:
@@ -302,7 +305,6 @@ def persist_output(batch_id: str, angle_key: str, color_key: str | None, output:
     return PersistedOutput(
         image_key=image_key,
         thumb_key=thumb_key,
-        output_url=object_url(image_key),
         timings=timings,
         width=width,
         height=height,

@@ -283,7 +283,6 @@ class Repository:
         owner: str,
         image_key: str,
         thumb_key: str,
-        output_url: str,
     ) -> dict[str, Any] | None:
         """One transaction: cell completed + gallery asset (exactly once) + batch counter.
 
@@ -311,7 +310,7 @@ class Repository:
                             "TableName": self._table,
                             "Key": cell_key(batch_id, angle_key, color_key),
                             "UpdateExpression": (
-                                "SET #status = :completed, imageKey = :image, thumbKey = :thumb, outputUrl = :url, "
+                                "SET #status = :completed, imageKey = :image, thumbKey = :thumb, "
                                 "completedAt = :now, updatedAt = :now REMOVE GSI1PK, GSI1SK, #error"
                             ),
                             "ConditionExpression": "attribute_exists(PK) AND NOT #status IN (:completed, :failed)",
@@ -321,7 +320,6 @@ class Repository:
                                 failed="failed",
                                 image=image_key,
                                 thumb=thumb_key,
-                                url=output_url,
                                 now=now,
                             ),
                         }
@@ -346,7 +344,6 @@ class Repository:
             "status": "completed",
             "imageKey": image_key,
             "thumbKey": thumb_key,
-            "outputUrl": output_url,
             "completedAt": now,
             "error": None,
         }

@@ -7,9 +7,12 @@ from urllib.parse import quote
 from .aws import s3_client
 from .config import get_settings
 
-# SigV4 presigned URLs live at most 7 days: long enough for Replicate (it fetches within minutes)
-# and for a browser session; snapshots re-sign on every read.
+# SigV4 allows 7 days, but a URL signed with a Lambda role's temporary credentials dies with them
+# (hours): browsers get URLs re-signed on every read, Replicate gets one signed as it is handed over.
 PRESIGNED_GET_SECONDS = 7 * 24 * 3600
+# Replicate fetches a prediction's inputs when it starts, usually within seconds; an hour covers a
+# queue at Replicate.
+HANDOVER_URL_SECONDS = 3600
 
 
 def object_url(key: str, expires_in: int = PRESIGNED_GET_SECONDS) -> str:

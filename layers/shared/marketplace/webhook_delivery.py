@@ -18,6 +18,7 @@ from typing import Any
 
 from . import cells, webhooks
 from .errors import MalformedWebhook, PayloadTooLarge, RetryLater
+from .outputs import DOWNLOAD_DEADLINE_SECONDS, READ_TIMEOUT_SECONDS
 from .observability import bind, logger
 from .repository import get_repository
 
@@ -29,6 +30,14 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 POINTER_WAITS_SECONDS = (0.1, 0.25, 0.5, 1.0)
 START_POINTER_WAITS_SECONDS = (0.05, 0.1, 0.2)
 RECENT_PREDICTION_SECONDS = 300
+# The worst case of one delivery, which must fit in the function's Timeout, itself well under API
+# Gateway's 30 s integration timeout (past it Replicate sees a 503 while we still work).
+WEBHOOK_BUDGET_SECONDS = {
+    "pointer wait": sum(POINTER_WAITS_SECONDS),
+    "download (deadline + one read)": DOWNLOAD_DEADLINE_SECONDS + READ_TIMEOUT_SECONDS,
+    "PNG check and thumbnail (40 MP at most)": 4.0,
+    "S3 puts, the cell transaction, Step Functions, push": 4.0,
+}
 _reads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webhook-read")
 
 

@@ -18,19 +18,24 @@ from .observability import logger
 _ALREADY_DONE = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
 
 
-def execution_items(batch_id: str, angles: list[dict[str, Any]]) -> dict[str, Any]:
-    """The execution input: ids and keys only, never images (256 KiB state limit)."""
-    return {"batchId": batch_id, "items": angles}
+def execution_input(
+    batch_id: str, run_id: str, angles: list[str], colors: list[str], *, run_angle: bool, run_colors: bool
+) -> dict[str, Any]:
+    """A run's input: keys only, each list once (Step Functions' 256 KiB limit on the input and on
+    every state's data). No URLs: RunPrediction signs what it hands to Replicate at that moment."""
+    return {"batchId": batch_id, "runId": run_id, "angles": list(angles), "colors": list(colors),
+            "runAngle": run_angle, "runColors": run_colors}
 
 
-def start_execution(name: str, batch_id: str, items: list[dict[str, Any]], client: Any = None) -> str | None:
-    """Starts the batch's execution; an execution of that name already existing is success."""
+def start_execution(run: dict[str, Any], client: Any = None) -> str | None:
+    """Starts a run (named after its runId); an execution of that name already existing is success."""
     client = client or sfn_client()
+    name = str(run["runId"])
     try:
         answer = client.start_execution(
             stateMachineArn=get_settings().state_machine_arn,
             name=name,
-            input=json.dumps(execution_items(batch_id, items), separators=(",", ":")),
+            input=json.dumps(run, separators=(",", ":")),
         )
         return str(answer["executionArn"])
     except ClientError as error:

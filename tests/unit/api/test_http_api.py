@@ -179,6 +179,36 @@ def test_given_an_idempotency_key_when_the_request_is_retried_then_the_same_batc
     assert changed[0] == 409 and changed[1]["error"]["field"] == "Idempotency-Key"
 
 
+def test_given_a_create_that_times_out_when_its_key_is_read_then_the_lock_lapses_with_the_invocation(api, monkeypatch):
+    # A Lambda killed by its timeout never deletes its in-progress record: unless the record
+    # carries the invocation's deadline, its Idempotency-Key stays locked for 24 hours (409s).
+    import time
+
+    from marketplace import batches
+
+    records: list[dict[str, Any]] = []
+    create_for_real = batches._create_batch
+
+    def create_and_look(owner: str, request: Any) -> dict[str, Any]:
+        table = boto3.client("dynamodb")
+        from marketplace.config import get_settings
+
+        scan = table.scan(TableName=get_settings().table_name)["Items"]
+        records.extend(item for item in scan if item["PK"]["S"].startswith("idempotency#"))
+        return create_for_real(owner, request)
+
+    monkeypatch.setattr(batches, "_create_batch", create_and_look)
+    body = {"sourceImageUrls": SOURCES, "angles": ["front_0"], "colors": []}
+    before_ms = time.time() * 1000
+
+    assert api("POST", f"{BASE}/batch", body, headers={"idempotency-key": "slow-1"})[0] == 202
+
+    (in_progress,) = records
+    assert in_progress["status"]["S"] == "INPROGRESS"
+    deadline_ms = int(in_progress["in_progress_expiration"]["N"])
+    assert before_ms < deadline_ms <= time.time() * 1000 + FakeContext().get_remaining_time_in_millis()
+
+
 def test_given_a_batch_when_its_owner_reads_it_then_the_matrix_snapshot_comes_back(api):
     _, created = create(api)
     batch_id = created["batchId"]
@@ -220,7 +250,7 @@ def test_given_finished_angles_when_colorizing_twice_then_cells_are_not_duplicat
     for angle in ("front_0", "side_90"):
         cell = repo.get_cell(batch_id, angle, None)
         assert repo.complete_cell(cell, "dealer-1", f"batches/{batch_id}/{angle}/angle.png",
-                                  f"batches/{batch_id}/{angle}/angle.thumb.png", "https://x") is not None
+                                  f"batches/{batch_id}/{angle}/angle.thumb.png") is not None
     path = f"{BASE}/batch/{batch_id}/colorize"
     status, body = api("POST", path, {"colors": ["red_metallic", "blue_metallic"]})
     assert status == 202 and body == {"batchId": batch_id, "totalJobs": 6, "createdJobs": 4}
@@ -245,7 +275,7 @@ def test_given_completed_cells_when_the_gallery_is_paged_then_newest_first_and_o
     _, created = create(api, autoColorize=False)
     batch_id = created["batchId"]
     for angle in ("front_0", "side_90"):
-        repo.complete_cell(repo.get_cell(batch_id, angle, None), "dealer-1", f"k/{angle}.png", f"k/{angle}.t.png", "u")
+        repo.complete_cell(repo.get_cell(batch_id, angle, None), "dealer-1", f"k/{angle}.png", f"k/{angle}.t.png")
     status, page1 = api("GET", "/api/gallery", query={"limit": "1"})
     assert status == 200 and [i["angleKey"] for i in page1["items"]] == ["side_90"]
     _, page2 = api("GET", "/api/gallery", query={"limit": "1", "nextToken": page1["nextToken"]})

@@ -107,3 +107,60 @@ def test_given_an_open_cell_when_finalized_then_the_batch_stays_running_and_noth
     assert cells.finalize_batch("b-1") is False
     assert world.batch("b-1")["status"] == "running"
     assert world.ws.messages("marketplaceBatchCompleted") == []
+
+
+def test_given_a_branch_that_ended_abnormally_when_its_run_is_finalized_then_its_open_cells_fail_and_the_batch_completes(
+    world: World,
+) -> None:
+    # RecordFailure out of retries (or a runtime error, a timeout) ended the child execution with
+    # its cells still open: without FinalizeBatch closing them the batch would run forever.
+    world.connect()
+    make_batch(world.repo, angles=("front_0", "side_90"), colors=("red_metallic",))
+    for angle in ("front_0", "side_90"):
+        pointer = start(world.repo, "b-1", angle, None, f"p-{angle}", f"tok-{angle}")
+        cells.handle_prediction_update(succeeded(f"p-{angle}", data_uri(png_bytes())), pointer)
+    pointer = start(world.repo, "b-1", "front_0", "red_metallic", "p-red", "tok-red")
+    cells.handle_prediction_update(succeeded("p-red", data_uri(png_bytes())), pointer)
+
+    answer = finalize_batch.lambda_handler(
+        {"batchId": "b-1", "runId": "b-1", "executionName": "b-1", "workflowError": {}}, FakeLambdaContext()
+    )
+
+    assert answer == {"batchId": "b-1", "completed": True, "cellsClosed": 1}
+    left = world.cell("b-1", "side_90", "red_metallic")
+    assert left["status"] == "failed" and left["error"] == cells.RUN_ENDED
+    assert world.batch("b-1")["status"] == "completed"
+    assert [u["status"] for u in world.job_updates() if u["colorKey"] == "red_metallic" and u["angleKey"] == "side_90"] == [
+        "failed"
+    ]
+    assert len(world.ws.messages("marketplaceBatchCompleted")) == 1
+
+
+def test_given_the_angle_map_failed_when_finalized_then_the_reason_names_the_workflow_error(world: World) -> None:
+    make_batch(world.repo, colors=())
+    error = {"Error": "States.DataLimitExceeded", "Cause": "The state/task returned a result exceeding the limit"}
+
+    finalize_batch.lambda_handler({"batchId": "b-1", "runId": "b-1", "workflowError": error}, FakeLambdaContext())
+
+    reason = world.cell("b-1", "front_0")["error"]
+    assert reason.startswith(cells.RUN_ENDED) and "States.DataLimitExceeded" in reason
+    assert world.batch("b-1")["status"] == "completed"
+
+
+def test_given_a_colourise_run_finalized_while_the_creation_run_works_then_only_its_own_cells_are_closed(
+    world: World,
+) -> None:
+    make_batch(world.repo, colors=("red_metallic",))
+    world.repo.add_color_cells("b-1", [{
+        "batchId": "b-1", "runId": "b-1-colorize-1", "type": "color", "angleKey": "front_0", "colorKey": "blue_metallic",
+        "status": "queued", "prompt": "Repaint the car body in blue_metallic paint.",
+        "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:00:00.000Z",
+    }], ["red_metallic", "blue_metallic"])
+
+    answer = finalize_batch.lambda_handler({"batchId": "b-1", "runId": "b-1-colorize-1"}, FakeLambdaContext())
+
+    assert answer["cellsClosed"] == 1 and answer["completed"] is False
+    assert world.cell("b-1", "front_0", "blue_metallic")["status"] == "failed"
+    assert world.cell("b-1", "front_0")["status"] == "queued"  # the creation run's: still working
+    assert world.cell("b-1", "front_0", "red_metallic")["status"] == "queued"
+    assert world.batch("b-1")["status"] == "running"

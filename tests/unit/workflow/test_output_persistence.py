@@ -42,7 +42,6 @@ def test_given_a_png_data_uri_when_persisted_then_the_full_png_and_a_thumbnail_a
         assert max(image.size) == 512
         assert image.size == (512, 341)
     assert set(stored.timings) == {"download", "png_check", "thumbnail", "s3"}
-    assert stored.output_url.startswith("https://") and stored.image_key in stored.output_url
 
 
 def test_given_an_angle_output_in_a_one_element_list_when_persisted_then_it_is_stored_under_angle(world: World) -> None:

@@ -17,6 +17,7 @@ from workflow_testkit import TOKEN, WEBHOOK_URL, World, data_uri, make_batch, pn
 from marketplace import cells, predictions
 from marketplace.errors import ReplicateRateLimited, ReplicateRejected, ReplicateUnavailable
 from marketplace.observability import logger
+from marketplace.urls import HANDOVER_URL_SECONDS
 from tests.support.lambdas import FakeLambdaContext, load_function
 
 pytestmark = pytest.mark.unit
@@ -63,11 +64,13 @@ def fake_replicate(monkeypatch: pytest.MonkeyPatch) -> FakeReplicate:
     return fake
 
 
-def invoke(batch_id: str, angle: str, color: str | None, token: str, angle_output: str | None = None) -> dict[str, Any]:
-    event = {"batchId": batch_id, "angleKey": angle, "colorKey": color, "taskToken": token}
-    if angle_output is not None:
-        event["angleOutputUrl"] = angle_output
+def invoke(batch_id: str, angle: str, color: str | None, token: str, run_id: str | None = None) -> dict[str, Any]:
+    event = {"batchId": batch_id, "runId": run_id or batch_id, "angleKey": angle, "colorKey": color, "taskToken": token}
     return run_prediction.lambda_handler(event, FakeLambdaContext())
+
+
+def _query(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
 def test_given_an_angle_cell_when_run_then_every_source_goes_to_nano_banana_with_a_png_and_the_webhook(
@@ -100,22 +103,7 @@ def test_given_an_angle_cell_when_run_then_every_source_goes_to_nano_banana_with
     }
 
 
-def test_given_a_colour_cell_when_run_then_exactly_the_angle_output_is_sent(
-    world: World, fake_replicate: FakeReplicate
-) -> None:
-    make_batch(world.repo)
-
-    invoke("b-1", "front_0", "red_metallic", "tok-c", angle_output="https://assets.example.test/front.png?sig=1")
-
-    body = fake_replicate.bodies()[0]
-    assert body["input"]["image_input"] == ["https://assets.example.test/front.png?sig=1"]
-    assert body["input"]["prompt"] == "Repaint the car body in red_metallic paint."
-    assert parse_qs(urlsplit(body["webhook"]).query) == {
-        "batchId": ["b-1"], "angleKey": ["front_0"], "colorKey": ["red_metallic"],
-    }
-
-
-def test_given_a_colour_cell_without_an_angle_url_when_run_then_the_angle_cells_stored_output_is_used(
+def test_given_a_finished_angle_when_its_colour_cell_runs_then_exactly_the_angles_stored_image_is_sent_signed_now(
     world: World, fake_replicate: FakeReplicate
 ) -> None:
     make_batch(world.repo)
@@ -124,7 +112,45 @@ def test_given_a_colour_cell_without_an_angle_url_when_run_then_the_angle_cells_
 
     invoke("b-1", "front_0", "red_metallic", "tok-c")
 
-    assert fake_replicate.bodies()[0]["input"]["image_input"] == [world.cell("b-1", "front_0")["outputUrl"]]
+    body = fake_replicate.bodies()[0]
+    (handed_over,) = body["input"]["image_input"]
+    assert urlsplit(handed_over).path.endswith(world.cell("b-1", "front_0")["imageKey"])
+    # Signed for the hand-over (an hour), not days ago when the angle was stored: a URL signed
+    # with a Lambda role's credentials dies with them, hours later.
+    assert _query(handed_over)["X-Amz-Expires"] == str(HANDOVER_URL_SECONDS)
+    assert body["input"]["prompt"] == "Repaint the car body in red_metallic paint."
+    assert parse_qs(urlsplit(body["webhook"]).query) == {
+        "batchId": ["b-1"], "angleKey": ["front_0"], "colorKey": ["red_metallic"],
+    }
+
+
+def test_given_a_source_uploaded_days_ago_when_its_angle_runs_then_the_upload_is_re_signed_for_replicate(
+    world: World, fake_replicate: FakeReplicate
+) -> None:
+    from marketplace.urls import object_url
+
+    upload = object_url("uploads/0123abcd.jpg")  # what POST /uploads handed out (7-day signature)
+    make_batch(world.repo, sources=(upload, "https://src.example.test/b.jpg"))
+
+    invoke("b-1", "front_0", None, "tok-a")
+
+    own, other = fake_replicate.bodies()[0]["input"]["image_input"]
+    assert urlsplit(own).path == urlsplit(upload).path
+    assert _query(upload)["X-Amz-Expires"] != _query(own)["X-Amz-Expires"] == str(HANDOVER_URL_SECONDS)
+    assert other == "https://src.example.test/b.jpg"  # allow-listed hosts are not ours to sign
+
+
+def test_given_a_cell_of_another_run_when_a_colourise_run_reaches_it_then_it_is_passed_without_a_prediction(
+    world: World, fake_replicate: FakeReplicate
+) -> None:
+    make_batch(world.repo)
+
+    answer = invoke("b-1", "front_0", "red_metallic", "tok-x", run_id="b-1-colorize-abc")
+
+    assert answer["otherRun"] is True
+    assert fake_replicate.bodies() == []
+    assert world.sfn.successes == [("tok-x", {"passed": True})]
+    assert world.cell("b-1", "front_0", "red_metallic")["status"] == "queued"
 
 
 def test_given_a_cell_with_a_prediction_in_flight_when_run_again_then_no_second_prediction_is_created(
@@ -154,7 +180,7 @@ def test_given_a_terminal_cell_when_run_again_then_the_task_is_resumed_at_once_f
 
     assert fake_replicate.bodies() == []
     if status == "completed":
-        assert world.sfn.successes[-1] == ("tok-new", {"outputUrl": world.cell("b-1", "front_0")["outputUrl"]})
+        assert world.sfn.successes[-1] == ("tok-new", {"imageKey": world.cell("b-1", "front_0")["imageKey"]})
     else:
         assert world.sfn.failures[-1] == ("tok-new", "PredictionFailed", "model crashed")
 

@@ -52,11 +52,37 @@ def test_given_the_definition_when_read_then_the_angle_map_is_distributed_standa
     process = asl()["States"]["ProcessAngles"]
     assert process["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
     assert "MaxConcurrency" not in process
-    assert process["ToleratedFailurePercentage"] == 100
-    assert process["ItemsPath"] == "$.items" and process["ResultPath"] is None
+    # An integer: AWS's schema refuses 100.0 (the local stack's moto is taught to accept it).
+    assert process["ToleratedFailurePercentage"] == 100 and isinstance(process["ToleratedFailurePercentage"], int)
+    assert process["ItemsPath"] == "$.angles" and process["ResultPath"] is None
     assert asl()["States"]["FinalizeBatch"]["Parameters"]["Payload"] == {
-        "batchId.$": "$.batchId", "executionName.$": "$$.Execution.Name",
+        "batchId.$": "$.batchId", "runId.$": "$.runId", "executionName.$": "$$.Execution.Name",
+        "workflowError.$": "$.workflowError",
     }
+
+
+def test_given_the_angle_map_when_it_fails_then_its_catch_still_finalizes_the_run() -> None:
+    states = asl()["States"]
+    assert states["ProcessAngles"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.workflowError", "Next": "FinalizeBatch"}
+    ]
+    assert states[asl()["StartAt"]]["ResultPath"] == "$.workflowError"  # present on the normal path too
+    finalize_retry = states["FinalizeBatch"]["Retry"]
+    assert finalize_retry[-1]["ErrorEquals"] == ["States.ALL"] and finalize_retry[-1]["MaxAttempts"] >= 6
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [*node, *(s for value in node.values() for s in _strings(value))]
+    if isinstance(node, list):
+        return [s for value in node for s in _strings(value)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_given_the_definition_when_its_data_paths_are_read_then_no_url_travels_through_the_state() -> None:
+    # URLs in the state would be signed long before Replicate fetches them (and would bloat every
+    # item): RunPrediction signs what it hands over. The run carries keys only.
+    assert [s for s in _strings(asl()) if "Url" in s] == []
 
 
 def test_given_the_callback_tasks_when_read_then_they_retry_replicate_errors_with_full_jitter_and_catch_all() -> None:
@@ -66,18 +92,20 @@ def test_given_the_callback_tasks_when_read_then_they_retry_replicate_errors_wit
         assert task["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
         assert task["Parameters"]["FunctionName"] == "${RunPredictionFunctionArn}"
         assert task["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
-        assert task["HeartbeatSeconds"] < task["TimeoutSeconds"]
+        # No heartbeat: it would time a live cell out whenever the reconciler cannot reach it in
+        # time (it polls a bounded number of quiet cells a minute); the timeout bounds the task.
+        assert "HeartbeatSeconds" not in task and task["TimeoutSeconds"] == 3600
         replicate = task["Retry"][0]
         assert replicate["ErrorEquals"] == ["ReplicateRateLimited", "ReplicateUnavailable"]
         assert (replicate["IntervalSeconds"], replicate["BackoffRate"], replicate["MaxAttempts"]) == (2, 2, 6)
         assert (replicate["MaxDelaySeconds"], replicate["JitterStrategy"]) == (60, "FULL")
-        assert "Lambda.ServiceException" in task["Retry"][1]["ErrorEquals"]
+        # Lambda's own transient errors too: a retry is safe (no second prediction for a live cell).
+        assert {"Lambda.ServiceException", "Lambda.Unknown", "Sandbox.Timedout"} <= set(task["Retry"][1]["ErrorEquals"])
         assert task["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": task["Catch"][0]["Next"]}]
     assert states["RunAngle"]["Parameters"]["Payload"]["colorKey"] is None
-    assert run_color["Parameters"]["Payload"]["angleOutputUrl.$"] == "$.angleOutputUrl"
+    assert run_color["Parameters"]["Payload"]["runId.$"] == "$.runId"
     selector = states["ProcessColors"]["ItemSelector"]
     assert selector["colorKey.$"] == "$$.Map.Item.Value"
-    assert selector["angleOutputUrl.$"] == "$.angleResult.outputUrl"
 
 
 def test_given_the_definition_when_searched_then_it_is_jsonpath_only() -> None:
