@@ -24,6 +24,7 @@ def main() -> int:
     parser.add_argument("--with-chaos", action="store_true", help="also the 1,000-cell chaos run")
     args = parser.parse_args()
     codes = [
+        run(str(HERE / "execution_input_size.py")),
         run(str(HERE / "accept_batch.py")),
         run(str(HERE / "webhook_path.py")),
         run(str(HERE / "local_stack_throughput.py"), *([] if args.with_large else ["--skip-large"])),

@@ -9,9 +9,9 @@ import io
 import time
 import uuid
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image

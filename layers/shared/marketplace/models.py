@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 # Keys become DynamoDB sort keys, S3 paths and execution names: a narrow ASCII alphabet.
 BATCH_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
-PresetKey = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+MAX_PRESET_KEY_LENGTH = 64
+MAX_KEYS_PER_REQUEST = 1000  # angles, colours: the largest batch is 1,000 x 1,000 cells
+PresetKey = Annotated[StrictStr, StringConstraints(pattern=rf"^[A-Za-z0-9][A-Za-z0-9_-]{{0,{MAX_PRESET_KEY_LENGTH - 1}}}$")]
 SourceUrl = Annotated[StrictStr, StringConstraints(min_length=1, max_length=4096)]
 ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"]
 
@@ -23,14 +25,14 @@ class _Request(BaseModel):
 
 class CreateBatchRequest(_Request):
     sourceImageUrls: list[SourceUrl] = Field(min_length=1, max_length=MAX_SOURCE_IMAGES)
-    angles: list[PresetKey] = Field(min_length=1, max_length=1000)
-    colors: list[PresetKey] = Field(default_factory=list, max_length=1000)
+    angles: list[PresetKey] = Field(min_length=1, max_length=MAX_KEYS_PER_REQUEST)
+    colors: list[PresetKey] = Field(default_factory=list, max_length=MAX_KEYS_PER_REQUEST)
     autoColorize: StrictBool = True
 
 
 class ColorizeRequest(_Request):
-    colors: list[PresetKey] = Field(min_length=1, max_length=1000)
-    angles: list[PresetKey] | None = Field(default=None, min_length=1, max_length=1000)
+    colors: list[PresetKey] = Field(min_length=1, max_length=MAX_KEYS_PER_REQUEST)
+    angles: list[PresetKey] | None = Field(default=None, min_length=1, max_length=MAX_KEYS_PER_REQUEST)
 
 
 class UploadFile(_Request):

@@ -18,8 +18,8 @@ from typing import Any
 
 from . import cells, webhooks
 from .errors import MalformedWebhook, PayloadTooLarge, RetryLater
-from .outputs import DOWNLOAD_DEADLINE_SECONDS, READ_TIMEOUT_SECONDS
 from .observability import bind, logger
+from .outputs import DOWNLOAD_DEADLINE_SECONDS, READ_TIMEOUT_SECONDS
 from .repository import get_repository
 
 # A prediction JSON is a few KB, but an output may legally be a data URI (a ~2 MB PNG is ~2.7 MB
