@@ -12,8 +12,6 @@ from typing import Any
 
 from .events import WsConnectionInfo
 
-MAX_MESSAGE_BYTES = 128 * 1024
-
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -96,5 +94,7 @@ def gone(connection_id: str) -> tuple[int, dict[str, str], bytes]:
 
 
 def too_large() -> tuple[int, dict[str, str], bytes]:
+    """What API Gateway answers a PostToConnection over the WebSocket message limit: botocore
+    maps the header to `PayloadTooLargeException`."""
     body = json.dumps({"message": "Message too long"}).encode()
     return 413, {"x-amzn-errortype": "PayloadTooLargeException", "content-type": "application/json"}, body

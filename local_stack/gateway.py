@@ -19,7 +19,13 @@ from urllib.parse import unquote
 import anyio
 import anyio.to_thread
 
-from .connections import MAX_MESSAGE_BYTES, Connection, ConnectionRegistry, gone, too_large
+from .aws_limits import (
+    HTTP_API_INTEGRATION_TIMEOUT_SECONDS,
+    WEBSOCKET_INTEGRATION_TIMEOUT_SECONDS,
+    http_api_payload_too_large,
+    websocket_message_too_large,
+)
+from .connections import Connection, ConnectionRegistry, gone, too_large
 from .cors import Cors
 from .events import (
     BadLambdaResponseError,
@@ -34,12 +40,10 @@ from .events import (
     request_id,
     select_ws_route,
 )
-from .lambdas import Functions
+from .lambdas import Functions, RequestTooLargeError, ResponseTooLargeError
 from .model import HttpRoute, StackModel
 from .routes import RouteTable
 
-MAX_REQUEST_BYTES = 10 * 1024 * 1024  # HTTP API payload limit
-INTEGRATION_TIMEOUT_S = 30  # HTTP API's maximum integration timeout
 DEV_USER_HEADER = "x-dev-user"
 DEFAULT_DEV_USER = "dev-user"
 
@@ -61,6 +65,14 @@ class _ClientGoneError(Exception):
     pass
 
 
+class IntegrationTimeoutError(Exception):
+    """API Gateway stopped waiting for the integration (HTTP API answers 503)."""
+
+
+class FunctionTimeoutError(Exception):
+    """The function's own Timeout came first: Lambda answers a "Task timed out" function error."""
+
+
 class Gateway:
     def __init__(
         self,
@@ -72,6 +84,7 @@ class Gateway:
         presets_dir: Path | None,
         log: Log | None = None,
         max_threads: int = 256,
+        integration_timeout_s: float = HTTP_API_INTEGRATION_TIMEOUT_SECONDS,
     ) -> None:
         self.model = model
         self.functions = functions
@@ -83,6 +96,7 @@ class Gateway:
         self.log = log
         self.accepting = True
         self.max_threads = max_threads
+        self.integration_timeout_s = integration_timeout_s  # tests shorten it rather than wait 30 s
         self._limiter: anyio.CapacityLimiter | None = None
         self._seen: OrderedDict[tuple, None] = OrderedDict()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -109,17 +123,22 @@ class Gateway:
         if self.log is not None:
             self.log(line)
 
-    async def _invoke(self, logical_id: str, event: Any) -> Any:
-        """Run the handler in a worker thread; the JSON-decoded result. Raises TimeoutError
-        past the integration timeout and whatever the handler raised."""
+    async def _invoke(self, logical_id: str, event: Any, integration_timeout_s: float) -> Any:
+        """Run the handler in a worker thread; the JSON-decoded result. Whichever deadline comes
+        first wins: the function's Timeout raises FunctionTimeoutError, the integration's
+        IntegrationTimeoutError (the thread is abandoned, as API Gateway stops waiting). Raises
+        whatever the handler raised, and Lambda's payload-limit errors."""
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.max_threads)
-        timeout = min(self.functions.spec(logical_id).timeout_s, INTEGRATION_TIMEOUT_S)
-        with anyio.fail_after(timeout):
+        function_timeout_s = self.functions.spec(logical_id).timeout_s
+        with anyio.move_on_after(min(function_timeout_s, integration_timeout_s)):
             raw = await anyio.to_thread.run_sync(
                 self.functions.invoke_raw, logical_id, event, limiter=self._limiter, abandon_on_cancel=True
             )
-        return json.loads(raw)
+            return json.loads(raw)
+        if function_timeout_s < integration_timeout_s:
+            raise FunctionTimeoutError(f"{logical_id}: Task timed out after {function_timeout_s:.2f} seconds")
+        raise IntegrationTimeoutError(f"{logical_id}: no answer within {integration_timeout_s:g}s")
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -183,18 +202,24 @@ class Gateway:
         event = build_http_event(request, route, params, authorizer=self._authorizer(route, lower))
         cors_headers = self.cors.response_headers(origin) if self.cors else []
         request_id_header = [("apigw-requestid", event["requestContext"]["requestId"])]
+        internal_error = _json(500, {"message": "Internal Server Error"}, cors_headers + request_id_header)
         try:
-            result = await self._invoke(route.function, event)
+            result = await self._invoke(route.function, event, self.integration_timeout_s)
             response = map_http_response(result)
-        except TimeoutError:
-            self._emit(f"{route.function} timed out after {INTEGRATION_TIMEOUT_S}s ({route.route_key})")
+        except IntegrationTimeoutError as exc:
+            self._emit(f"{exc} ({route.route_key})")
             return _json(503, {"message": "Service Unavailable"}, cors_headers + request_id_header)
+        except (FunctionTimeoutError, RequestTooLargeError, ResponseTooLargeError) as exc:
+            # The integration failed (Lambda refused the request, or answered a function error):
+            # HTTP APIs answer their generic 500, the reason is only in the access log.
+            self._emit(f"{route.function} failed ({route.route_key}): {type(exc).__name__}: {exc}")
+            return internal_error
         except BadLambdaResponseError as exc:
             self._emit(f"{route.function} returned a response API Gateway cannot map: {exc}")
-            return _json(500, {"message": "Internal Server Error"}, cors_headers + request_id_header)
+            return internal_error
         except Exception:
             traceback.print_exc()
-            return _json(500, {"message": "Internal Server Error"}, cors_headers + request_id_header)
+            return internal_error
         names = {name for name, _ in response.headers}
         extra = [(k, v) for k, v in cors_headers + request_id_header if k not in names]
         return response.status, response.headers + extra, response.body
@@ -235,11 +260,12 @@ class Gateway:
     async def _management(self, method: str, connection_id: str, receive: Any) -> tuple[int, Any, bytes]:
         try:
             body = await _read_body(receive, {})
+            oversized = websocket_message_too_large(len(body))
         except (_TooLargeError, _ClientGoneError):
-            body = b"x" * (MAX_MESSAGE_BYTES + 1)
+            body, oversized = b"", True
         connection = self.connections.get(connection_id)
         if method == "POST":
-            if len(body) > MAX_MESSAGE_BYTES:
+            if oversized:
                 return _tuple(too_large())
             if connection is None:
                 return _tuple(gone(connection_id))
@@ -344,7 +370,7 @@ class Gateway:
                         data = message.get("bytes") or b""
                     size = len(data.encode()) if isinstance(data, str) else len(data)
                     connection.last_active_ms = int(time.time() * 1000)
-                    if size > MAX_MESSAGE_BYTES:
+                    if websocket_message_too_large(size):  # AWS closes the connection
                         await connection.close(1009, "Message too big")
                         continue
                     route = select_ws_route(ws.route_selection_expression, data, ws.routes)
@@ -366,13 +392,13 @@ class Gateway:
                 event = build_ws_disconnect_event(info, code, why)
                 try:
                     with anyio.CancelScope(shield=True):
-                        await self._invoke(ws.routes["$disconnect"], event)
+                        await self._invoke(ws.routes["$disconnect"], event, WEBSOCKET_INTEGRATION_TIMEOUT_SECONDS)
                 except Exception:
                     traceback.print_exc()
 
     async def _ws_connect(self, function: str, info: WsConnectionInfo) -> bool:
         try:
-            result = await self._invoke(function, build_ws_connect_event(info))
+            result = await self._invoke(function, build_ws_connect_event(info), WEBSOCKET_INTEGRATION_TIMEOUT_SECONDS)
         except Exception:
             traceback.print_exc()
             return False
@@ -385,7 +411,7 @@ class Gateway:
 
     async def _ws_message(self, function: str, route: str, info: WsConnectionInfo, data: str | bytes) -> None:
         try:
-            await self._invoke(function, build_ws_message_event(info, route, data))
+            await self._invoke(function, build_ws_message_event(info, route, data), WEBSOCKET_INTEGRATION_TIMEOUT_SECONDS)
         except Exception:
             traceback.print_exc()
 
@@ -414,7 +440,7 @@ def _content_type(file: Path) -> str:
 
 async def _read_body(receive: Any, lower: dict[str, str]) -> bytes:
     length = lower.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_REQUEST_BYTES:
+    if length and length.isdigit() and http_api_payload_too_large(int(length)):
         raise _TooLargeError
     chunks: list[bytes] = []
     size = 0
@@ -424,7 +450,7 @@ async def _read_body(receive: Any, lower: dict[str, str]) -> bytes:
             raise _ClientGoneError
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_REQUEST_BYTES:
+        if http_api_payload_too_large(size):
             raise _TooLargeError
         chunks.append(chunk)
         if not message.get("more_body", False):

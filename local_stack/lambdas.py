@@ -17,6 +17,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .aws_limits import (
+    LAMBDA_SYNC_REQUEST_LIMIT_BYTES,
+    LAMBDA_SYNC_RESPONSE_MAX_BYTES,
+    lambda_request_too_large,
+    lambda_response_too_large,
+)
 from .model import FunctionSpec, StackModel
 
 _IMPORT_LOCK = threading.RLock()
@@ -46,6 +52,25 @@ class MarshalError(Exception):
     """The handler returned something the runtime cannot serialise to JSON."""
 
 
+class RequestTooLargeError(Exception):
+    """Lambda refused the Invoke itself (413 RequestEntityTooLargeException): the function never ran."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"Request must be smaller than {LAMBDA_SYNC_REQUEST_LIMIT_BYTES} bytes for the InvokeFunction operation")
+        self.size = size
+
+
+class ResponseTooLargeError(Exception):
+    """The function ran, but its result is over Lambda's response limit: the caller gets a
+    function error instead of the result."""
+
+    ERROR_TYPE = "Function.ResponseSizeTooLarge"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"Response payload size exceeded maximum allowed payload size ({LAMBDA_SYNC_RESPONSE_MAX_BYTES} bytes).")
+        self.size = size
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -62,6 +87,8 @@ def to_wire(result: Any) -> bytes:
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
     """The runtime's error document: `errorType` is what Step Functions matches on."""
+    if isinstance(exc, ResponseTooLargeError):  # Lambda's own document: the function raised nothing
+        return {"errorMessage": str(exc), "errorType": ResponseTooLargeError.ERROR_TYPE}
     name = "Runtime.MarshalError" if isinstance(exc, MarshalError) else type(exc).__name__
     return {
         "errorMessage": str(exc),
@@ -163,10 +190,17 @@ class Functions:
 
     def invoke_raw(self, logical_id: str, event: Any) -> bytes:
         """Call the handler with a JSON round-tripped event; return the serialised result.
-        Exceptions from the handler propagate."""
+        Exceptions from the handler propagate; Lambda's payload limits raise
+        `RequestTooLargeError` (before the handler runs) and `ResponseTooLargeError`."""
         spec = self.spec(logical_id)
-        event = json.loads(json.dumps(event, default=_json_default))
-        return to_wire(self.handler(logical_id)(event, LambdaContext(spec)))
+        request = json.dumps(event, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+        size = len(request.encode("utf-8", "surrogatepass"))  # a lone surrogate is still a payload
+        if lambda_request_too_large(size):
+            raise RequestTooLargeError(size)
+        response = to_wire(self.handler(logical_id)(json.loads(request), LambdaContext(spec)))
+        if lambda_response_too_large(len(response)):
+            raise ResponseTooLargeError(len(response))
+        return response
 
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Invoke as Lambda would and return the deserialised result (tests use this)."""
@@ -214,9 +248,12 @@ class MotoLambdaDispatch:
         spec = self.functions.model.function_by_name(function_name)
         if spec is None:
             return self._original(backend, function_name, qualifier, body, headers, response_headers)
-        raw = body.decode() if isinstance(body, bytes) else body
-        event = json.loads(raw) if raw else {}
+        payload = (body.encode() if isinstance(body, str) else body) or b""
         invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
+        # Only the synchronous limit is emulated: asynchronous (Event) invocations have their own.
+        if invocation_type != "Event" and lambda_request_too_large(len(payload)):
+            raise _request_entity_too_large(len(payload))
+        event = json.loads(payload) if payload else {}
         if invocation_type == "DryRun":
             return b""
         if invocation_type == "Event":
@@ -226,6 +263,8 @@ class MotoLambdaDispatch:
             return b""
         try:
             return self.functions.invoke_raw(spec.logical_id, event)
+        except RequestTooLargeError as exc:
+            raise _request_entity_too_large(exc.size) from exc
         except Exception as exc:
             self.on_error(spec.logical_id, exc)
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -236,6 +275,13 @@ class MotoLambdaDispatch:
             self.functions.invoke_raw(logical_id, event)
         except Exception as exc:
             self.on_error(logical_id, exc)
+
+
+def _request_entity_too_large(size: int) -> Exception:
+    """What Lambda's Invoke answers for an oversized synchronous request (moto serialises it)."""
+    from moto.core.exceptions import AWSError
+
+    return AWSError(str(RequestTooLargeError(size)), "RequestEntityTooLargeException", 413)
 
 
 def _header(headers: Any, name: str) -> str | None:

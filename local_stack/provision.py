@@ -102,8 +102,10 @@ def provision(model: StackModel, session: Any, endpoint_url: str, local_origins:
         "AWS::Lambda::Permission",
         "AWS::S3::BucketPolicy",
     }
+    # Logging plumbing that only matters in the cloud: logs go to the console locally.
+    cloud_only = {"AWS::Logs::LogGroup", "AWS::IAM::Role", "AWS::ApiGateway::Account"}
     for logical_id, resource in template.resources.items():
-        if resource.get("Type") not in created | served:
+        if resource.get("Type") not in created | served | cloud_only:
             out.skipped.append(f"{logical_id} ({resource.get('Type')})")
     return out
 

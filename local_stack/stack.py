@@ -18,11 +18,20 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .aws_limits import HTTP_API_INTEGRATION_TIMEOUT_SECONDS
 from .environment import LocalSecrets, local_environment
 from .gateway import Gateway
 from .lambdas import Functions, MotoLambdaDispatch, clear_code_caches
 from .model import StackModel
-from .moto_fixes import hash_key_scoped_queries, item_level_transaction_rollback, serialized_moto_dynamodb
+from .moto_fixes import (
+    exact_lambda_response_limit,
+    hash_key_scoped_queries,
+    integer_tolerated_failure_percentage,
+    item_level_transaction_rollback,
+    serialized_moto_dynamodb,
+    step_functions_api_limits,
+    step_functions_state_payload_limit,
+)
 from .provision import Provisioned, provision
 from .schedules import Scheduler
 from .servers import MotoThread, UvicornThread, bind
@@ -58,6 +67,7 @@ class LocalStack:
         standin: bool = True,
         log: Callable[[str], None] | None = None,
         warm: bool = False,
+        integration_timeout_s: float = HTTP_API_INTEGRATION_TIMEOUT_SECONDS,
     ) -> None:
         self.root = Path(root).resolve() if root else ROOT
         self.template_path = Path(template_path).resolve() if template_path else self.root / "template.yaml"
@@ -69,6 +79,7 @@ class LocalStack:
         self._schedule_seconds = schedule_seconds
         self.with_standin = standin
         self.warm = warm
+        self.integration_timeout_s = integration_timeout_s
         self.secrets = LocalSecrets.from_env({**os.environ, **self._env})
 
         self.model: StackModel | None = None
@@ -89,7 +100,7 @@ class LocalStack:
         self._sockets: list[socket.socket] = []
         self._urls: dict[str, Any] = {}
         self._moto_log: _ShortMotoLog | None = None
-        self._dynamodb_serialized: Any = None
+        self._moto_fixes: contextlib.ExitStack | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -133,11 +144,20 @@ class LocalStack:
             self._moto_log.install()
         self._configure_moto()
         # moto restores a whole-table snapshot when a transaction is cancelled, losing other
-        # threads' writes; one DynamoDB request at a time removes the race (see moto_fixes).
-        self._dynamodb_serialized = contextlib.ExitStack()
-        self._dynamodb_serialized.enter_context(serialized_moto_dynamodb())
-        self._dynamodb_serialized.enter_context(item_level_transaction_rollback())
-        self._dynamodb_serialized.enter_context(hash_key_scoped_queries())
+        # threads' writes; one DynamoDB request at a time removes the race. Lambda's and Step
+        # Functions' payload limits and the integer ToleratedFailurePercentage are AWS's (see
+        # moto_fixes). Applied before provisioning: creating the state machine parses it.
+        self._moto_fixes = contextlib.ExitStack()
+        for fix in (
+            serialized_moto_dynamodb,
+            item_level_transaction_rollback,
+            hash_key_scoped_queries,
+            exact_lambda_response_limit,
+            step_functions_api_limits,
+            step_functions_state_payload_limit,
+            integer_tolerated_failure_percentage,
+        ):
+            self._moto_fixes.enter_context(fix())
         self._dispatch = MotoLambdaDispatch(self.functions, self._function_error)
         self._dispatch.install()
 
@@ -164,6 +184,7 @@ class LocalStack:
             web_dir=self.root / "web",
             presets_dir=self.root / "samples" / "presets",
             log=self.log,
+            integration_timeout_s=self.integration_timeout_s,
         )
         self._gateway_server = UvicornThread(self.gateway, gateway_sock, "gateway")
         self._gateway_server.start()
@@ -201,9 +222,9 @@ class LocalStack:
         self._sockets.clear()
         if self._dispatch:
             self._dispatch.uninstall()
-        if self._dynamodb_serialized is not None:
-            self._dynamodb_serialized.close()
-            self._dynamodb_serialized = None
+        if self._moto_fixes is not None:
+            self._moto_fixes.close()
+            self._moto_fixes = None
         if self._moto_log is not None:
             self._moto_log.uninstall()
             self._moto_log = None

@@ -141,7 +141,7 @@ def test_given_a_body_over_api_gateways_10_mb_when_posted_then_the_gateway_answe
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("megabytes", [1, 5, 9])
+@pytest.mark.parametrize("megabytes", [1, 5])
 def test_given_a_json_body_of_some_megabytes_when_posted_then_the_handler_answers_4xx(
     client: E2EClient, untouched, megabytes: int
 ):
@@ -149,6 +149,16 @@ def test_given_a_json_body_of_some_megabytes_when_posted_then_the_handler_answer
     assert_4xx_naming(raw_post(client, f"{BASE}/batch", padded), "sourceImageUrls[0]")
     many = json.dumps(batch_body(angles=["front_0"] * (megabytes * 1024 * 1024 // 12))).encode()
     assert_4xx_naming(raw_post(client, f"{BASE}/batch", many), "angles")
+
+
+def test_given_a_body_over_lambdas_6_mb_when_posted_then_api_gateway_refuses_it_before_any_code_runs(
+    client: E2EClient, untouched
+):
+    # As on AWS: the HTTP API takes up to 10 MB, Lambda's event up to 6 MB; between the two the
+    # invocation fails and the HTTP API answers its own 500. Nothing of ours runs, nothing changes.
+    padded = json.dumps(batch_body(pad="x" * (9 * 1024 * 1024))).encode()
+    answer = raw_post(client, f"{BASE}/batch", padded)
+    assert (answer.status_code, answer.json()) == (500, {"message": "Internal Server Error"})
 
 
 NESTED = {

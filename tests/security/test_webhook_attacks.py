@@ -22,6 +22,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from marketplace.webhook_delivery import MAX_BODY_BYTES
 from tests.support.e2e_client import E2EClient, jpeg_bytes
 from tests.support.stack_process import running_stack
 from tests.support.stack_state import MotoState, Standin, cell_of, known_secrets
@@ -183,7 +184,8 @@ def test_given_a_malformed_id_or_timestamp_header_when_posted_then_401_and_nothi
 @pytest.mark.timeout(120)
 def test_given_a_signed_body_over_the_handler_cap_when_posted_then_413_and_nothing_changes(world: World, target):
     prediction, query = target
-    body = json.dumps({**prediction, "status": "succeeded", "output": png_data_uri(), "pad": "x" * (9 * 1024 * 1024)}).encode()
+    pad = "x" * (MAX_BODY_BYTES + 512 * 1024)  # over our cap, under Lambda's 6 MB
+    body = json.dumps({**prediction, "status": "succeeded", "output": png_data_uri(), "pad": pad}).encode()
     headers = world.signed(body)
     refused_without_change(world, lambda: world.deliver(body, query, headers), 413)
 

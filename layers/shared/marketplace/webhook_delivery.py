@@ -23,8 +23,9 @@ from .outputs import DOWNLOAD_DEADLINE_SECONDS, READ_TIMEOUT_SECONDS
 from .repository import get_repository
 
 # A prediction JSON is a few KB, but an output may legally be a data URI (a ~2 MB PNG is ~2.7 MB
-# of base64); API Gateway itself stops at 10 MB.
-MAX_BODY_BYTES = 8 * 1024 * 1024
+# of base64). Lambda refuses events over 6 MB (API Gateway answers 500 before we run), so the cap
+# sits under that, with room for the event's envelope.
+MAX_BODY_BYTES = 5 * 1024 * 1024
 # A webhook can beat RunPrediction's pointer write by a few milliseconds: a final one is worth
 # waiting for (it carries the image), a start one only briefly (Replicate does not retry it).
 POINTER_WAITS_SECONDS = (0.1, 0.25, 0.5, 1.0)

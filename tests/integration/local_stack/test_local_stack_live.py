@@ -157,11 +157,13 @@ def test_errors_as_api_gateway_answers_them(http: httpx.Client) -> None:
     assert too_big.status_code == 413
 
 
-def test_integration_timeout_is_503(http: httpx.Client) -> None:
+def test_given_a_function_timeout_under_the_integration_timeout_when_it_overruns_then_lambdas_error_is_a_500(
+    http: httpx.Client,
+) -> None:
     started = time.perf_counter()
     response = http.get("/behave/sleep")
-    assert response.status_code == 503 and response.json() == {"message": "Service Unavailable"}
-    assert 1.5 < time.perf_counter() - started < 3  # the function's Timeout is 2 s
+    assert response.status_code == 500 and response.json() == {"message": "Internal Server Error"}
+    assert 1.5 < time.perf_counter() - started < 3  # the function's Timeout is 2 s ("Task timed out")
 
 
 def test_cors_preflight_and_response_headers(stack: LocalStack, http: httpx.Client) -> None:

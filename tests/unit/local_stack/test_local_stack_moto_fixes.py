@@ -1,0 +1,201 @@
+"""The corrections the local stack applies to moto for Lambda and Step Functions (moto in-process,
+no sockets): Step Functions' 256 KiB payload limit answered as AWS answers it, the 1 MB request
+limit, exact Lambda response sizes, and the integer `ToleratedFailurePercentage`."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from local_stack.aws_limits import LAMBDA_SYNC_RESPONSE_MAX_BYTES, STEP_FUNCTIONS_PAYLOAD_MAX_BYTES
+from local_stack.moto_fixes import (
+    as_float_tolerated_failure_percentage,
+    exact_lambda_response_limit,
+    integer_tolerated_failure_percentage,
+    step_functions_api_limits,
+    step_functions_state_payload_limit,
+)
+
+pytestmark = pytest.mark.unit
+
+ROLE = "arn:aws:iam::123456789012:role/states"
+PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+ADD_FIELD = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"a.$": "$.a", "b": "y"}, "End": True}}}
+DISTRIBUTED_MAP = {
+    "StartAt": "EachItem",
+    "States": {
+        "EachItem": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Done",
+                "States": {"Done": {"Type": "Pass", "Result": {}, "End": True}},
+            },
+            "ToleratedFailurePercentage": 100,
+            "End": True,
+        }
+    },
+}
+
+
+def compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def sized(size: int, char: str = "x") -> str:
+    """A JSON document `{"a":"xxx…"}` of exactly `size` UTF-8 bytes."""
+    return compact({"a": char * ((size - len(compact({"a": ""}))) // len(char.encode()))})
+
+
+@pytest.fixture
+def sfn() -> Iterator[Any]:
+    with (
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        step_functions_api_limits(),
+        step_functions_state_payload_limit(),
+        integer_tolerated_failure_percentage(),
+    ):
+        yield boto3.client("stepfunctions", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+
+
+def machine(sfn: Any, definition: dict, name: str = "m") -> str:
+    return sfn.create_state_machine(name=name, roleArn=ROLE, definition=json.dumps(definition))["stateMachineArn"]
+
+
+def run(sfn: Any, arn: str, execution_input: str) -> dict:
+    """Start an execution (named: moto does not name them) and wait for its end."""
+    execution_arn = sfn.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex, input=execution_input)["executionArn"]
+    return finished(sfn, execution_arn)
+
+
+def finished(sfn: Any, execution_arn: str) -> dict:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        execution = sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] != "RUNNING":
+            return execution
+        time.sleep(0.02)
+    raise AssertionError("still running")
+
+
+def error_of(call: Any) -> tuple[int, str, str]:
+    with pytest.raises(ClientError) as refused:
+        call()
+    error = refused.value.response
+    return error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"], error["Error"]["Message"]
+
+
+def too_long(field: str) -> str:
+    return (
+        f"1 validation error detected: Value at '{field}' failed to satisfy constraint: "
+        "Member must have length less than or equal to 262144"
+    )
+
+
+# -- StartExecution / SendTaskSuccess ----------------------------------------------------------
+
+
+def test_given_an_execution_input_over_256_kib_when_started_then_validation_exception(sfn: Any) -> None:
+    arn = machine(sfn, PASS)
+    over = sized(STEP_FUNCTIONS_PAYLOAD_MAX_BYTES + 1)
+    refused = error_of(lambda: sfn.start_execution(stateMachineArn=arn, input=over))
+    assert refused == (400, "ValidationException", too_long("input"))
+    assert run(sfn, arn, sized(STEP_FUNCTIONS_PAYLOAD_MAX_BYTES))["status"] == "SUCCEEDED"
+
+
+def test_given_an_input_under_256_ki_characters_but_over_256_kib_in_utf8_then_refused(sfn: Any) -> None:
+    arn = machine(sfn, PASS)
+    accented = sized(STEP_FUNCTIONS_PAYLOAD_MAX_BYTES + 2, "é")
+    assert len(accented) < STEP_FUNCTIONS_PAYLOAD_MAX_BYTES < len(accented.encode())
+    assert error_of(lambda: sfn.start_execution(stateMachineArn=arn, input=accented))[1] == "ValidationException"
+
+
+def test_given_a_task_output_over_256_kib_when_sent_then_validation_exception_before_the_token(sfn: Any) -> None:
+    over = sized(STEP_FUNCTIONS_PAYLOAD_MAX_BYTES + 1)
+    refused = error_of(lambda: sfn.send_task_success(taskToken="t", output=over))
+    assert refused == (400, "ValidationException", too_long("output"))
+    at_limit = sized(STEP_FUNCTIONS_PAYLOAD_MAX_BYTES)
+    assert error_of(lambda: sfn.send_task_success(taskToken="t", output=at_limit))[1] == "InvalidToken"  # then looked up
+
+
+def test_given_a_request_over_1_mb_then_413_as_step_functions_answers_it(sfn: Any) -> None:
+    arn = machine(sfn, PASS)
+    status, _, message = error_of(lambda: sfn.start_execution(stateMachineArn=arn, input=sized(2 * 1024 * 1024)))
+    assert (status, message) == (413, "HTTP content length exceeded 1049600 bytes.")
+
+
+# -- state results: States.DataLimitExceeded -------------------------------------------------------
+
+
+def test_given_a_state_output_of_exactly_256_kib_then_it_passes_and_one_byte_more_fails_the_execution(sfn: Any) -> None:
+    arn = machine(sfn, ADD_FIELD)
+    pad = "x" * (STEP_FUNCTIONS_PAYLOAD_MAX_BYTES - len(compact({"a": "", "b": "y"})))
+    assert len(compact({"a": pad, "b": "y"}).encode()) == STEP_FUNCTIONS_PAYLOAD_MAX_BYTES  # the state's output
+    assert run(sfn, arn, compact({"a": pad}))["status"] == "SUCCEEDED"
+
+    one_over = compact({"a": pad + "x"})  # the input is well under the limit, the output one byte over it
+    failed = run(sfn, arn, one_over)
+    assert (failed["status"], failed["error"]) == ("FAILED", "States.DataLimitExceeded")
+    assert failed["cause"] == (
+        "The state/task 'P' returned a result with a size exceeding the maximum number of bytes service limit."
+    )
+
+
+# -- ToleratedFailurePercentage as an integer ---------------------------------------------------
+
+
+def test_given_a_distributed_map_with_an_integer_tolerated_failure_percentage_then_it_is_created_and_runs(sfn: Any) -> None:
+    arn = machine(sfn, DISTRIBUTED_MAP)
+    execution = run(sfn, arn, json.dumps({"items": [1, 2, 3]}))
+    assert execution["status"] == "SUCCEEDED" and json.loads(execution["output"]) == [{}, {}, {}]
+    stored = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+    assert stored["States"]["EachItem"]["ToleratedFailurePercentage"] == 100  # the definition is kept as written
+
+
+def test_given_moto_without_the_fix_then_the_integer_is_refused() -> None:
+    """Documents the divergence the fix corrects (if moto fixes it upstream, drop the fix)."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
+
+    with pytest.raises(ASLParserException, match="ToleratedFailurePercentage"):
+        AmazonStateLanguageParser.parse(json.dumps(DISTRIBUTED_MAP))
+    with integer_tolerated_failure_percentage():
+        AmazonStateLanguageParser.parse(json.dumps(DISTRIBUTED_MAP))
+    with pytest.raises(ASLParserException):
+        AmazonStateLanguageParser.parse(json.dumps(DISTRIBUTED_MAP))  # restored on exit
+
+
+def test_given_a_definition_then_only_integer_tolerated_failure_percentages_are_rewritten() -> None:
+    text = (
+        '{"ToleratedFailurePercentage": 100, "ToleratedFailurePercentage":0}\n'
+        '{"ToleratedFailurePercentage": 12.5, "ToleratedFailurePercentagePath": "$.p", "ToleratedFailureCount": 3,'
+        ' "Comment": "\\"ToleratedFailurePercentage\\": 7", "ToleratedFailurePercentage": "{% $p %}"}'
+    )
+    assert as_float_tolerated_failure_percentage(text) == (
+        '{"ToleratedFailurePercentage": 100.0, "ToleratedFailurePercentage":0.0}\n'
+        '{"ToleratedFailurePercentage": 12.5, "ToleratedFailurePercentagePath": "$.p", "ToleratedFailureCount": 3,'
+        ' "Comment": "\\"ToleratedFailurePercentage\\": 7", "ToleratedFailurePercentage": "{% $p %}"}'
+    )
+
+
+# -- Lambda response size ---------------------------------------------------------------------
+
+
+def test_given_moto_lambda_responses_then_only_a_payload_over_6291556_bytes_is_too_large() -> None:
+    """moto measures `sys.getsizeof(payload) > 6000000`; the fix makes that mean Lambda's limit."""
+    import moto.awslambda.responses as responses
+
+    with exact_lambda_response_limit():
+        assert responses.sys.getsizeof(b"x" * 6_100_000) <= 6_000_000  # Lambda returns it
+        assert responses.sys.getsizeof(b"x" * LAMBDA_SYNC_RESPONSE_MAX_BYTES) <= 6_000_000
+        assert responses.sys.getsizeof(b"x" * (LAMBDA_SYNC_RESPONSE_MAX_BYTES + 1)) > 6_000_000
+        assert responses.sys.maxsize  # everything else is the real module
+    assert responses.sys.getsizeof(b"x" * 6_100_000) > 6_000_000  # moto's own measure again
