@@ -27,8 +27,8 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 
-# cfn-lint and the SAM translator run inside pytest (tests/unit/template).
-test: install chromium
+# cfn-lint and the SAM translator run inside pytest (tests/unit/template, tests/deploy).
+test: install chromium deploy-checks
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -53,4 +53,18 @@ fuzz-full: install
 	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-500} $(PY) -m pytest tests/fuzz tests/unit/api/test_source_url_properties.py -s $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) out test-artifacts .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) out test-artifacts .pytest_cache .ruff_cache .mypy_cache $(DEPLOY_CHECKS_OUTPUTS)
+
+# --- Deploy checks: AWS's own offline checks, asserted by tests/deploy (pytest marker `deploy`). ---
+# prepare.py installs the Step Functions language service (npm ci of tests/deploy/package-lock.json),
+# SAM CLI into .venv-sam (tests/deploy/sam-requirements.lock) and runs `sam build` (python3.13/arm64,
+# no container) into .aws-sam/build, where `sam deploy` looks; each step is skipped while its inputs'
+# hash is unchanged.
+DEPLOY_CHECKS_OUTPUTS := .venv-sam .aws-sam tests/deploy/node_modules
+.PHONY: deploy-checks sam-build
+
+deploy-checks: install
+	$(PY) tests/deploy/prepare.py
+
+sam-build: install
+	$(PY) tests/deploy/prepare.py sam-build

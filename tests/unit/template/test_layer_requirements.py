@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import ast
 import sys
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
+from tests.deploy.source_imports import top_level_imports
+
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
 LAYER = ROOT / "layers" / "shared"
-
-
-def _top_level_imports(paths: list[Path]) -> set[str]:
-    names: set[str] = set()
-    for path in paths:
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-    return names
 
 
 def _closure(requirements: list[str]) -> set[str]:
@@ -53,7 +43,7 @@ def _closure(requirements: list[str]) -> set[str]:
 
 def test_given_the_functions_and_layer_when_their_imports_are_resolved_then_the_layer_requirements_cover_them():
     sources = list((LAYER / "marketplace").glob("*.py")) + list((ROOT / "functions").glob("*/app.py"))
-    third_party = _top_level_imports(sources) - set(sys.stdlib_module_names) - {"marketplace", "__future__"}
+    third_party = top_level_imports(sources) - set(sys.stdlib_module_names) - {"marketplace", "__future__"}
     requirements = [line.strip() for line in (LAYER / "requirements.txt").read_text().splitlines()
                     if line.strip() and not line.startswith("#")]
     installed = _closure(requirements)

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.deploy.translate import translated
 from tests.support.aws_resources import TEMPLATE_PATH as TEMPLATE
 from tests.support.aws_resources import load_template
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(autouse=True)
-def _region(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
 def test_given_the_template_when_cfn_lint_runs_then_it_reports_no_errors():
@@ -29,33 +24,8 @@ def test_given_the_template_when_cfn_lint_runs_then_it_reports_no_errors():
     assert errors == [], "\n".join(str(m) for m in errors)
 
 
-def _translated() -> dict[str, Any]:
-    import boto3
-    from samtranslator.public.translator import ManagedPolicyLoader
-    from samtranslator.translator.transform import transform
-
-    class _Policies(ManagedPolicyLoader):
-        def __init__(self) -> None:
-            super().__init__(boto3.client("iam", region_name="us-east-1"))
-
-        def load(self) -> dict[str, str]:
-            return {"AWSLambdaBasicExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-                    "AWSXrayWriteOnlyAccess": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
-                    "AWSXRayDaemonWriteAccess": "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"}
-
-    # As `sam package` does: local folders become S3 artifacts (each must exist first).
-    template = json.loads(json.dumps(load_template()))
-    for res in template["Resources"].values():
-        for prop in ("CodeUri", "ContentUri", "DefinitionUri"):
-            local = res.get("Properties", {}).get(prop)
-            if isinstance(local, str) and not local.startswith("s3://"):
-                assert (ROOT / local).exists(), local
-                res["Properties"][prop] = f"s3://artifacts/{local.strip('/')}"
-    return transform(template, {}, _Policies())
-
-
 def test_given_the_template_when_the_sam_translator_transforms_it_then_every_function_and_route_exists():
-    out = _translated()
+    out = translated()
     types = {r["Type"] for r in out["Resources"].values()}
     assert {"AWS::Lambda::Function", "AWS::StepFunctions::StateMachine", "AWS::ApiGatewayV2::Api",
             "AWS::Lambda::LayerVersion", "AWS::DynamoDB::Table", "AWS::S3::Bucket"} <= types
@@ -77,7 +47,7 @@ def _statements(node: Any) -> list[dict[str, Any]]:
 
 
 def test_given_the_translated_template_when_iam_is_read_then_no_statement_allows_star_actions():
-    out = _translated()
+    out = translated()
     for logical_id, res in out["Resources"].items():
         if res["Type"] not in ("AWS::IAM::Role", "AWS::IAM::Policy"):
             continue
