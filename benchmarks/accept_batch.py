@@ -43,7 +43,12 @@ def accept_time(runs: int = 5) -> list[float]:
     import boto3
     from moto import mock_aws
 
-    from tests.support.aws_resources import create_bucket_from_template, create_table_from_template
+    from tests.support.aws_resources import (
+        create_bucket_from_template,
+        create_state_machine_from_template,
+        create_table_from_template,
+        state_machine_arn,
+    )
     from tests.support.csv_server import serve_folder
     from tests.support.fakes import FakeWebSocketManagement
     from tests.support.lambda_events import FakeContext, http_event, load_function
@@ -59,7 +64,7 @@ def accept_time(runs: int = 5) -> list[float]:
         os.environ.update({
             "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1",
             "TABLE_NAME": "bench", "BUCKET_NAME": "bench-assets", "DEV_MODE": "true",
-            "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:bench",
+            "STATE_MACHINE_ARN": state_machine_arn(),
             "GLOBAL_PROMPTS_CSV_URL": f"{url}/global_prompts.csv", "ANGLE_PRESETS_CSV_URL": f"{url}/angle_presets.csv",
             "COLOR_PRESETS_CSV_URL": f"{url}/color_presets.csv", "TICKET_SECRET": "x",
             "SOURCE_URL_ALLOWED_HOSTS": "images.example.com", "POWERTOOLS_LOG_LEVEL": "WARNING",
@@ -69,9 +74,7 @@ def accept_time(runs: int = 5) -> list[float]:
         with mock_aws():
             create_table_from_template(boto3.client("dynamodb"), "bench")
             create_bucket_from_template(boto3.client("s3"), "bench-assets")
-            boto3.client("stepfunctions").create_state_machine(
-                name="bench", definition='{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}',
-                roleArn="arn:aws:iam::123456789012:role/x")
+            create_state_machine_from_template(boto3.client("stepfunctions"))
             reset_marketplace_caches()
             import marketplace.source_urls as source_urls
             from marketplace import notifier

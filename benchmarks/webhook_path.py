@@ -109,17 +109,14 @@ def main(runs: int = 30) -> None:
             os.environ.pop(name, None)
 
         from marketplace import aws, cells, notifier, outputs, predictions, repository, workflow
-        from marketplace.config import get_settings
+        from marketplace.domain import Batch, Cell, CellType
         from marketplace.observability import logger
         from tests.support.aws_resources import create_bucket_from_template, create_table_from_template
         from tests.support.fakes import FakeWebSocketManagement
         from tests.support.lambdas import FakeLambdaContext, load_function
+        from tests.support.resets import reset_marketplace_caches
 
-        get_settings.cache_clear()
-        aws.reset_clients()
-        repository.reset_repository()
-        notifier.reset_notifier()
-        predictions.reset_clients()
+        reset_marketplace_caches()
         logger.registered_handler.setStream(io.StringIO())  # log as in Lambda, but not to the terminal
 
         run_prediction = load_function("run_prediction")
@@ -174,11 +171,10 @@ def main(runs: int = 30) -> None:
             for run in range(runs + 3):  # 3 warm-up runs
                 batch_id = f"bench-{run}"
                 repo.create_batch(
-                    {"batchId": batch_id, "owner": OWNER, "status": "running", "sourceImageUrls": ["https://src.test/a.jpg"],
-                     "angles": ["front_0"], "colors": [], "autoColorize": True, "totalJobs": 1, "completedJobs": 0,
-                     "failedJobs": 0, "createdAt": now, "updatedAt": now},
-                    [{"batchId": batch_id, "type": "angle", "angleKey": "front_0", "status": "queued",
-                      "prompt": "Studio photo of this car, angle: front.", "createdAt": now, "updatedAt": now}],
+                    Batch(batchId=batch_id, owner=OWNER, sourceImageUrls=["https://src.test/a.jpg"], angles=["front_0"],
+                          totalJobs=1, createdAt=now, updatedAt=now),
+                    [Cell(batchId=batch_id, type=CellType.ANGLE, angleKey="front_0",
+                          prompt="Studio photo of this car, angle: front.", createdAt=now, updatedAt=now)],
                 )
                 context = FakeLambdaContext()
                 t0 = time.perf_counter()

@@ -73,15 +73,7 @@ def provision(model: StackModel, session: Any, endpoint_url: str, local_origins:
 
     sfn = client("stepfunctions")
     for logical_id, _ in template.resources_of("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
-        arn = sfn.create_state_machine(
-            name=template.physical_name(logical_id),
-            definition=state_machine_definition(template, logical_id, model.root),
-            roleArn=role_arn,
-            type=_state_machine_type(template.resolved_properties(logical_id)),
-        )["stateMachineArn"]
-        if arn != template.arn(logical_id):
-            raise TemplateError(f"{logical_id}: moto gave {arn}, the template resolves {template.arn(logical_id)}")
-        out.state_machines[logical_id] = arn
+        out.state_machines[logical_id] = create_state_machine(sfn, template, logical_id, model.root, role_arn)
 
     created = {
         "AWS::DynamoDB::Table",
@@ -110,13 +102,27 @@ def provision(model: StackModel, session: Any, endpoint_url: str, local_origins:
     return out
 
 
+def create_state_machine(sfn: Any, template: Template, logical_id: str, root: Path, role_arn: str) -> str:
+    """The state machine under its template name and ARN, its definition read from `root`."""
+    arn = sfn.create_state_machine(
+        name=template.physical_name(logical_id),
+        definition=state_machine_definition(template, logical_id, root),
+        roleArn=role_arn,
+        type=_state_machine_type(template.resolved_properties(logical_id)),
+    )["stateMachineArn"]
+    if arn != template.arn(logical_id):
+        raise TemplateError(f"{logical_id}: moto gave {arn}, the template resolves {template.arn(logical_id)}")
+    return str(arn)
+
+
 def _state_machine_type(props: dict[str, Any]) -> str:
     return str(props.get("Type") or props.get("StateMachineType") or "STANDARD")
 
 
-def create_table(dynamodb: Any, template: Template, logical_id: str) -> str:
+def create_table(dynamodb: Any, template: Template, logical_id: str, name: str | None = None) -> str:
+    """The table as the template declares it, under its local name (or `name`, for unit tests)."""
     props = template.resolved_properties(logical_id)
-    name = template.physical_name(logical_id)
+    name = name or template.physical_name(logical_id)
     billing = props.get("BillingMode", "PROVISIONED")
     kwargs: dict[str, Any] = {
         "TableName": name,
@@ -169,9 +175,10 @@ def create_simple_table(dynamodb: Any, template: Template, logical_id: str) -> s
     return name
 
 
-def create_bucket(s3: Any, template: Template, logical_id: str, local_origins: list[str]) -> str:
+def create_bucket(s3: Any, template: Template, logical_id: str, local_origins: list[str], name: str | None = None) -> str:
+    """The bucket with the template's CORS rules plus `local_origins`, under its local name (or `name`)."""
     props = template.resolved_properties(logical_id)
-    name = template.physical_name(logical_id)
+    name = name or template.physical_name(logical_id)
     s3.create_bucket(Bucket=name)
     rules = ((props.get("CorsConfiguration") or {}).get("CorsRules")) or []
     if rules:

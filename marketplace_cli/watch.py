@@ -28,14 +28,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 from urllib.parse import quote, urlsplit
 
+from marketplace.statuses import TERMINAL as CELL_TERMINAL
+from marketplace.statuses import CellStatus
+
 from .client import ApiClient, ApiError
 
 JOB_UPDATED = "marketplaceJobUpdated"
 BATCH_CREATED = "marketplaceBatchCreated"
 BATCH_COMPLETED = "marketplaceBatchCompleted"
 
-RANK = {"queued": 0, "processing": 1, "completed": 2, "failed": 2}
-TERMINAL = frozenset({"completed", "failed"})
+RANK = {str(status): status.rank for status in CellStatus}
+TERMINAL = frozenset(str(status) for status in CELL_TERMINAL)
 
 CellKey = tuple[str, str | None]
 TIMES = "\u00d7"  # the multiplication sign between angle and colour

@@ -10,19 +10,19 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.support.aws_resources import create_bucket_from_template, create_table_from_template
+from tests.support.aws_resources import (
+    create_bucket_from_template,
+    create_state_machine_from_template,
+    create_table_from_template,
+)
 from tests.support.csv_server import serve_folder
 from tests.support.fakes import FakeWebSocketManagement
+from tests.support.handler_env import presets_env, use_handler_env
 from tests.support.resets import reset_marketplace_caches
 from tests.support.stack_process import running_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_PRESETS = ROOT / "samples" / "presets"
-TABLE = "marketplace-test"
-BUCKET = "marketplace-test-assets"
-TICKET_SECRET = "test-ticket-secret-0123456789"
-WEBHOOK_SECRET = "whsec_dGVzdC13ZWJob29rLXNlY3JldC0wMTIzNDU2Nzg5"
-REPLICATE_TOKEN = "r8_test_token_do_not_log"
 
 
 @pytest.fixture
@@ -40,53 +40,20 @@ def csv_base_url(presets_folder: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def base_env(monkeypatch: pytest.MonkeyPatch, csv_base_url: str) -> dict[str, str]:
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "TABLE_NAME": TABLE,
-        "BUCKET_NAME": BUCKET,
-        "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:car-marketplace-test-batch",
-        "WEBSOCKET_URL": "wss://ws.example.test/prod",
-        "WEBSOCKET_MANAGEMENT_URL": "https://ws.example.test/prod",
-        "WEBHOOK_URL": "https://api.example.test/webhooks/replicate",
-        "GLOBAL_PROMPTS_CSV_URL": f"{csv_base_url}/global_prompts.csv",
-        "ANGLE_PRESETS_CSV_URL": f"{csv_base_url}/angle_presets.csv",
-        "COLOR_PRESETS_CSV_URL": f"{csv_base_url}/color_presets.csv",
-        "PRESETS_CACHE_SECONDS": "60",
-        "TICKET_SECRET": TICKET_SECRET,
-        "WEBHOOK_SECRETS": WEBHOOK_SECRET,
-        "REPLICATE_API_TOKEN": REPLICATE_TOKEN,
-        "SOURCE_URL_ALLOWED_HOSTS": "images.example.com",
-        "DEV_MODE": "true",
-        "POWERTOOLS_SERVICE_NAME": "car-marketplace-test",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "CarMarketplaceTest",
-    }
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "REPLICATE_BASE_URL", "PUBLIC_ASSET_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    reset_marketplace_caches()
-    yield env
+def base_env(monkeypatch: pytest.MonkeyPatch, csv_base_url: str) -> Iterator[dict[str, str]]:
+    """tests.support.handler_env's environment, presets from the served sample CSVs."""
+    yield use_handler_env(monkeypatch, presets_env(csv_base_url))
     reset_marketplace_caches()
 
 
 @pytest.fixture
 def aws(base_env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """moto in-process with the template's table and bucket; the state machine runs for real
-    only in integration tests (here start_execution needs a machine, so one trivial one exists)."""
+    """moto in-process with the template's table, bucket and state machine (made by the local
+    stack's provisioner); the machine runs for real only in integration tests."""
     with mock_aws(config={"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": False}}):
-        create_table_from_template(boto3.client("dynamodb"), TABLE)
-        create_bucket_from_template(boto3.client("s3"), BUCKET)
-        sfn = boto3.client("stepfunctions")
-        sfn.create_state_machine(
-            name="car-marketplace-test-batch",
-            definition='{"StartAt":"Wait","States":{"Wait":{"Type":"Pass","End":true}}}',
-            roleArn="arn:aws:iam::123456789012:role/test",
-        )
+        create_table_from_template(boto3.client("dynamodb"))
+        create_bucket_from_template(boto3.client("s3"))
+        create_state_machine_from_template(boto3.client("stepfunctions"))
         yield base_env
 
 

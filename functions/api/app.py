@@ -38,7 +38,7 @@ from marketplace.models import (
     UploadsAnswer,
     UploadsRequest,
 )
-from marketplace.observability import bind_batch, logger, metrics, per_invocation, tracer
+from marketplace.observability import bind_batch, lambda_entry
 
 
 def _no_constant(name: str) -> Any:
@@ -199,10 +199,7 @@ def on_idempotency_in_progress(error: IdempotencyAlreadyInProgressError) -> Resp
     return error_response(errors.Conflict("a request with this Idempotency-Key is in progress", field="Idempotency-Key"))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@per_invocation
+@lambda_entry(correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batches.register_lambda_context(context)
     return app.resolve(event, context)

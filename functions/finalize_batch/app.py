@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from marketplace import cells
-from marketplace.observability import bind, logger, metrics, per_invocation, tracer
+from marketplace import workflow_tasks
+from marketplace.observability import bind, lambda_entry, logger
 
 
 class FinalizeBatchEvent(BaseModel):
@@ -22,16 +22,13 @@ class FinalizeBatchEvent(BaseModel):
     workflowError: dict[str, Any] | None = None
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@per_invocation
+@lambda_entry()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = FinalizeBatchEvent.model_validate(event)
     bind(batch_id=request.batchId, execution_name=request.executionName)
     run_id = request.runId or request.executionName or request.batchId
-    closed = cells.close_open_cells(request.batchId, run_id, request.workflowError or None)
-    completed = cells.finalize_batch(request.batchId)
+    closed = workflow_tasks.close_open_cells(request.batchId, run_id, request.workflowError or None)
+    completed = workflow_tasks.finalize_batch(request.batchId)
     logger.info("batch finalized" if completed else "batch not complete yet (or already announced)",
                 extra={"cells_closed": closed})
     return {"batchId": request.batchId, "completed": completed, "cellsClosed": closed}

@@ -15,45 +15,41 @@ from typing import Any
 
 from marketplace import cells, predictions
 from marketplace.config import get_settings
-from marketplace.observability import logger, metrics, per_invocation, tracer
+from marketplace.domain import RUNNING_PREDICTION, Cell, Outcome, PredictionPointer
+from marketplace.observability import lambda_entry, logger, metrics
 from marketplace.repository import get_repository
 
 
-def _reconcile(cell: dict[str, Any]) -> str:
+def _reconcile(cell: Cell) -> Outcome:
     repo = get_repository()
+    prediction_id = str(cell.predictionId)
     logger.thread_safe_clear_keys()
-    logger.thread_safe_append_keys(batch_id=cell["batchId"], prediction_id=cell["predictionId"])
-    prediction = predictions.get_prediction(cell["predictionId"])
-    pointer = repo.get_prediction_pointer(cell["predictionId"]) or {
-        "batchId": cell["batchId"],
-        "angleKey": cell["angleKey"],
-        "colorKey": cell.get("colorKey"),
-        "owner": None,
-    }
+    logger.thread_safe_append_keys(batch_id=cell.batchId, prediction_id=prediction_id)
+    prediction = predictions.get_prediction(prediction_id)
+    pointer = repo.get_prediction_pointer(prediction_id) or PredictionPointer(
+        batchId=cell.batchId, angleKey=cell.angleKey, colorKey=cell.colorKey
+    )
     outcome = cells.handle_prediction_update(prediction, pointer)
-    if prediction.get("status") in cells.RUNNING:
+    if prediction.get("status") in RUNNING_PREDICTION:
         repo.touch_pending(cell)
-        return "running"
+        return Outcome.STILL_RUNNING
     return outcome
 
 
-def _safe(cell: dict[str, Any]) -> str:
+def _safe(cell: Cell) -> str:
     try:
         return _reconcile(cell)
     except Exception:
-        logger.exception("reconciling a cell failed", extra={"prediction_id": cell.get("predictionId")})
+        logger.exception("reconciling a cell failed", extra={"prediction_id": cell.predictionId})
         return "error"
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@per_invocation
+@lambda_entry()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = get_settings()
     after, limit = settings.reconcile_after_seconds, settings.reconcile_max_cells
     before = (datetime.now(UTC) - timedelta(seconds=after)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    pending = [c for c in get_repository().list_pending_cells(updated_before=before, limit=limit) if c.get("predictionId")]
+    pending = [c for c in get_repository().list_pending_cells(updated_before=before, limit=limit) if c.predictionId]
     with ThreadPoolExecutor(max_workers=8) as pool:
         outcomes = list(pool.map(_safe, pending))
     summary: dict[str, int] = {}

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from marketplace import cells
-from marketplace.observability import bind, logger, metrics, per_invocation, tracer
+from marketplace import workflow_tasks
+from marketplace.observability import bind, lambda_entry, logger
 
 
 class RecordFailureEvent(BaseModel):
@@ -23,13 +23,10 @@ class RecordFailureEvent(BaseModel):
     error: dict[str, Any] | None = None
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@per_invocation
+@lambda_entry()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = RecordFailureEvent.model_validate(event)
     bind(batch_id=request.batchId, angle_key=request.angleKey, color_key=request.colorKey)
     logger.info("recording a failure caught by the workflow", extra={"error_name": (request.error or {}).get("Error")})
-    failed = cells.record_failure(request.batchId, request.angleKey, request.colorKey or None, request.error)
+    failed = workflow_tasks.record_failure(request.batchId, request.angleKey, request.colorKey or None, request.error)
     return {"batchId": request.batchId, "failedCells": failed}

@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from marketplace import webhook_delivery
 from marketplace.errors import DomainError, MalformedWebhook, WebhookRejected
 from marketplace.http_errors import status_for
-from marketplace.observability import logger, metrics, per_invocation, tracer
+from marketplace.observability import lambda_entry, logger, metrics
 
 
 def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -27,10 +27,7 @@ def _raw_body(event: dict[str, Any]) -> bytes:
         raise MalformedWebhook("body is not valid base64", field="body", code="invalid_body") from error
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@per_invocation
+@lambda_entry()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         raw = _raw_body(event)

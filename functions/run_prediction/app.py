@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from marketplace import cells
+from marketplace import workflow_tasks
 from marketplace.config import get_settings
-from marketplace.observability import bind, logger, metrics, per_invocation, tracer
+from marketplace.observability import bind, lambda_entry
 
 
 class RunPredictionEvent(BaseModel):
@@ -26,14 +26,11 @@ class RunPredictionEvent(BaseModel):
     taskToken: str = Field(min_length=1)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@per_invocation
+@lambda_entry()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = RunPredictionEvent.model_validate(event)
     bind(batch_id=request.batchId, angle_key=request.angleKey, color_key=request.colorKey)
-    return cells.start_cell_prediction(
+    return workflow_tasks.start_cell_prediction(
         batch_id=request.batchId,
         run_id=request.runId,
         angle_key=request.angleKey,

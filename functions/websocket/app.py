@@ -9,16 +9,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from marketplace import errors
 from marketplace.connections import connect, disconnect, subscribe
-from marketplace.observability import bind, logger, per_invocation, tracer
+from marketplace.observability import bind, lambda_entry, logger
 
 
 def _answer(status: int, message: str | None = None) -> dict[str, Any]:
     return {"statusCode": status, "body": json.dumps({"message": message}) if message else ""}
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@per_invocation
+@lambda_entry()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = event.get("requestContext") or {}
     route, connection_id = request.get("routeKey"), request.get("connectionId", "")

@@ -7,13 +7,13 @@ with our DefinitionSubstitutions, the same deployed machine), so cfn-lint can ch
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.aws_resources import load_template
+from local_stack.template import load_template
+from tests.support.aws_resources import TEMPLATE_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -28,7 +28,7 @@ MANAGED_POLICIES = {
 
 def packaged_template() -> dict[str, Any]:
     """The SAM template with its local artifacts replaced (each must exist, as `sam package` requires)."""
-    template = copy.deepcopy(load_template())
+    template = load_template(TEMPLATE_PATH)
     for logical_id, resource in template["Resources"].items():
         properties = resource.get("Properties", {})
         for prop in ("CodeUri", "ContentUri"):

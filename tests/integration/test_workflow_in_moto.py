@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
+from marketplace.domain import Batch, Cell
 from tests.support.inprocess_stack import stack_in_process
 
 pytestmark = pytest.mark.integration
@@ -83,7 +84,7 @@ def _create_batch(stack: Any, angles: tuple[str, ...] = ANGLES, colors: tuple[st
         "angles": list(angles), "colors": list(colors), "autoColorize": True, "totalJobs": len(cells),
         "completedJobs": 0, "failedJobs": 0, "createdAt": now, "updatedAt": now,
     }
-    repository.get_repository().create_batch(batch, cells)
+    repository.get_repository().create_batch(Batch.model_validate(batch), [Cell.model_validate(c) for c in cells])
     return batch_id
 
 
@@ -113,11 +114,19 @@ def _wait(stack: Any, arn: str, timeout: float = EXECUTION_TIMEOUT_SECONDS, tick
 def _cells(batch_id: str) -> dict[tuple[str, str | None], dict[str, Any]]:
     from marketplace.repository import get_repository
 
-    return {(c["angleKey"], c.get("colorKey")): c for c in get_repository().list_cells(batch_id)}
+    return {(c.angleKey, c.colorKey): c.attributes() for c in get_repository().list_cells(batch_id)}
 
 
 def _predictions(stack: Any, batch_id: str) -> list[dict[str, Any]]:
     return [p for p in stack.standin.list_predictions() if f"batchId={batch_id}" in (p.get("webhook") or "")]
+
+
+def _batch(batch_id: str) -> dict[str, Any]:
+    from marketplace.repository import get_repository
+
+    batch = get_repository().get_batch(batch_id)
+    assert batch is not None
+    return batch.attributes()
 
 
 def _iso(text: str) -> datetime:
@@ -128,7 +137,7 @@ def _assets(batch_id: str) -> list[dict[str, Any]]:
     from marketplace.repository import get_repository
 
     items, _ = get_repository().list_gallery(OWNER, 1000, None)
-    return [a for a in items if a["batchId"] == batch_id]
+    return [a.attributes() for a in items if a.batchId == batch_id]
 
 
 # ----- scenarios ---------------------------------------------------------------------------
@@ -149,9 +158,8 @@ def test_scenario_a_given_two_sources_two_angles_two_colours_when_run_then_six_i
     assert len(predictions) == 6
     assert {p["model"] for p in predictions} == {"google/nano-banana"}
     assert {p["input"]["output_format"] for p in predictions} == {"png"}
-    from marketplace.repository import get_repository
 
-    sources = get_repository().get_batch(batch_id)["sourceImageUrls"]
+    sources = _batch(batch_id)["sourceImageUrls"]
     angle_predictions = [p for p in predictions if "colorKey=" not in p["webhook"]]
     color_predictions = [p for p in predictions if "colorKey=" in p["webhook"]]
     assert len(angle_predictions) == 2 and len(color_predictions) == 4
@@ -173,12 +181,11 @@ def test_scenario_a_given_two_sources_two_angles_two_colours_when_run_then_six_i
     assert f"batches/{batch_id}/front_0/angle.png" in keys
     assert f"batches/{batch_id}/side_90/blue_metallic.thumb.png" in keys
     assert len(_assets(batch_id)) == 6
-    batch = get_repository().get_batch(batch_id)
+    batch = _batch(batch_id)
     assert (batch["status"], batch["completedJobs"], batch["failedJobs"]) == ("completed", 6, 0)
 
 
 def test_given_a_failing_angle_when_run_then_its_colours_fail_with_the_reason_and_the_batch_completes(stack: Any) -> None:
-    from marketplace.repository import get_repository
 
     batch_id = _create_batch(stack, angles=("front_0",), sources=1)
     stack.standin.set_faults({"fail": 1.0})
@@ -194,13 +201,12 @@ def test_given_a_failing_angle_when_run_then_its_colours_fail_with_the_reason_an
         assert cells[("front_0", color)]["status"] == "failed"
         assert cells[("front_0", color)]["error"] == f"angle front_0 failed: {angle_error}"
     assert len(_predictions(stack, batch_id)) == 1  # no colour job ever started
-    batch = get_repository().get_batch(batch_id)
+    batch = _batch(batch_id)
     assert (batch["status"], batch["completedJobs"], batch["failedJobs"]) == ("completed", 0, 3)
     assert _assets(batch_id) == []
 
 
 def test_given_duplicate_and_late_webhooks_when_run_then_every_cell_counts_once(stack: Any) -> None:
-    from marketplace.repository import get_repository
 
     batch_id = _create_batch(stack, angles=("front_0",), colors=("red_metallic",), sources=1)
     stack.standin.set_faults({"duplicate": 1.0, "reorder": 1.0})
@@ -218,7 +224,7 @@ def test_given_duplicate_and_late_webhooks_when_run_then_every_cell_counts_once(
     ]
     for prediction_id in ids:  # each completed webhook arrived (at least) twice, both answered 2xx
         assert len([d for d in completed if d["prediction_id"] == prediction_id]) >= 2
-    batch = get_repository().get_batch(batch_id)
+    batch = _batch(batch_id)
     assert (batch["completedJobs"], batch["failedJobs"], batch["status"]) == (2, 0, "completed")
     assert len(_assets(batch_id)) == 2
 

@@ -6,19 +6,23 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from marketplace import presets as presets_module
+from marketplace.presets import fetch as presets_fetch
+from marketplace.presets import store as presets_store
+from tests.support.handler_env import FAKE_AWS, NOT_FROM_SHELL
 from tests.support.presets_testkit import BUCKET, CountingS3, FakeClock, RecordingLogger, SheetServer
+from tests.support.resets import reset_marketplace_caches
 
 
 @pytest.fixture(autouse=True)
 def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(presets_module, "RETRY_DELAY_SECONDS", 0.01)
+    monkeypatch.setattr(presets_fetch, "RETRY_DELAY_SECONDS", 0.01)
 
 
 @pytest.fixture
 def log(monkeypatch: pytest.MonkeyPatch) -> RecordingLogger:
     recorder = RecordingLogger()
-    monkeypatch.setattr(presets_module, "logger", recorder)
+    monkeypatch.setattr(presets_fetch, "logger", recorder)  # the retry log
+    monkeypatch.setattr(presets_store, "logger", recorder)  # last-good, invalid and unavailable logs
     return recorder
 
 
@@ -37,16 +41,10 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
+    """moto's credentials only (tests.support.handler_env), no handler settings."""
+    for name, value in FAKE_AWS.items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ENDPOINT_URL_S3"):
+    for name in NOT_FROM_SHELL:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -60,6 +58,6 @@ def s3(aws_env: None):
 
 @pytest.fixture(autouse=True)
 def _reset_process_store():
-    presets_module.reset_presets_cache()
+    reset_marketplace_caches()
     yield
-    presets_module.reset_presets_cache()
+    reset_marketplace_caches()

@@ -1,25 +1,26 @@
-"""Clears every process-wide cache of the marketplace package (settings, clients, singletons)."""
+"""The one reset of the marketplace package's process-wide caches: every fixture, helper and
+test that changes the environment the package read calls it (`tests.support.handler_env`,
+`tests.support.inprocess_stack`, ...), so a cache added to the package is added here, once."""
 
 from __future__ import annotations
 
 
-def reset_marketplace_caches() -> None:
-    from marketplace import aws, batches, config, notifier, repository
+def reset_marketplace_caches(*, keep_aws_clients: bool = False) -> None:
+    """Settings, the repository and notifier singletons, the idempotent create, the presets store,
+    the Replicate clients and the boto3 clients: each is rebuilt from the environment on next use.
+
+    `keep_aws_clients=True` keeps the boto3 clients (building one costs ~0.1 s): only for a suite
+    whose every test has the same AWS environment (the workflow units, over `HANDLER_ENV`); moto
+    intercepts a client whenever a mock is on, whenever the client was built.
+    """
+    from marketplace import aws, batches, config, notifier, predictions, presets, repository
 
     config.get_settings.cache_clear()
-    aws.reset_clients()
+    if not keep_aws_clients:
+        aws.reset_clients()
     repository.reset_repository()
     notifier.reset_notifier()
     batches._idempotent_create.cache_clear()
     batches._idempotency_config.cache_clear()
-    try:
-        from marketplace import presets
-
-        presets.reset_presets_cache()
-    except (ImportError, AttributeError):
-        pass
-    for module_name in ("predictions", "webhooks"):
-        module = __import__(f"marketplace.{module_name}", fromlist=["_"])
-        for attr in ("reset_client", "reset_caches"):
-            if hasattr(module, attr):
-                getattr(module, attr)()
+    presets.reset_presets_cache()
+    predictions.reset_clients()

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from .aws import dynamodb_client
 from .config import get_settings
+from .domain import Batch, Cell, CellStatus, CellType
 from .errors import Conflict, ValidationFailed
 from .models import ColorizeRequest, CreateBatchRequest
 from .notifier import get_notifier
@@ -38,20 +39,20 @@ def _check_unique(keys: list[str], field: str) -> None:
         seen.add(key)
 
 
-def _check_angles(presets: Presets, angles: list[str], field: str = "angles") -> None:
-    _check_unique(angles, field)
-    enabled = {a.angle_key for a in presets.enabled_angles()}
-    for index, key in enumerate(angles):
+def _check_enabled(requested: list[str], enabled: set[str], field: str, what: str) -> None:
+    """Each key listed once, each an enabled row of the sheet; the 422 names the entry."""
+    _check_unique(requested, field)
+    for index, key in enumerate(requested):
         if key not in enabled:
-            raise ValidationFailed(f"unknown or disabled angle {key!r}", field=f"{field}[{index}]")
+            raise ValidationFailed(f"unknown or disabled {what} {key!r}", field=f"{field}[{index}]")
 
 
-def _check_colors(presets: Presets, colors: list[str], field: str = "colors") -> None:
-    _check_unique(colors, field)
-    enabled = {c.color_key for c in presets.enabled_colors()}
-    for index, key in enumerate(colors):
-        if key not in enabled:
-            raise ValidationFailed(f"unknown or disabled colour {key!r}", field=f"{field}[{index}]")
+def _check_angles(presets: Presets, angles: list[str]) -> None:
+    _check_enabled(angles, {a.angle_key for a in presets.enabled_angles()}, "angles", "angle")
+
+
+def _check_colors(presets: Presets, colors: list[str]) -> None:
+    _check_enabled(colors, {c.color_key for c in presets.enabled_colors()}, "colors", "colour")
 
 
 def _present(value: T | None, what: str) -> T:
@@ -61,18 +62,18 @@ def _present(value: T | None, what: str) -> T:
     return value
 
 
-def _angle_cell(batch_id: str, run_id: str, presets: Presets, angle_key: str, now: str) -> dict[str, Any]:
+def _angle_cell(batch_id: str, run_id: str, presets: Presets, angle_key: str, now: str) -> Cell:
     template = _present(presets.prompt("angle_generation"), "angle_generation")
     prompt = build_angle_prompt(template, _present(presets.angle(angle_key), angle_key))
-    return {"batchId": batch_id, "runId": run_id, "type": "angle", "angleKey": angle_key, "status": "queued",
-            "prompt": prompt, "createdAt": now, "updatedAt": now}
+    return Cell(batchId=batch_id, runId=run_id, type=CellType.ANGLE, angleKey=angle_key, prompt=prompt,
+                createdAt=now, updatedAt=now)
 
 
-def _color_cell(batch_id: str, run_id: str, presets: Presets, angle_key: str, color_key: str, now: str) -> dict[str, Any]:
+def _color_cell(batch_id: str, run_id: str, presets: Presets, angle_key: str, color_key: str, now: str) -> Cell:
     template = _present(presets.prompt("colorization"), "colorization")
     prompt = build_color_prompt(template, _present(presets.color(color_key), color_key))
-    return {"batchId": batch_id, "runId": run_id, "type": "color", "angleKey": angle_key, "colorKey": color_key,
-            "status": "queued", "prompt": prompt, "createdAt": now, "updatedAt": now}
+    return Cell(batchId=batch_id, runId=run_id, type=CellType.COLOR, angleKey=angle_key, colorKey=color_key,
+                prompt=prompt, createdAt=now, updatedAt=now)
 
 
 def create_batch(owner: str, request: CreateBatchRequest, idempotency_key: str | None = None) -> dict[str, Any]:
@@ -129,24 +130,14 @@ def _create_batch(owner: str, request: CreateBatchRequest) -> dict[str, Any]:
     bind_batch(batch_id)
     now = now_iso()
     colors = request.colors if request.autoColorize else []
-    cells: list[dict[str, Any]] = []
+    cells: list[Cell] = []
     for angle_key in request.angles:
         cells.append(_angle_cell(batch_id, batch_id, presets, angle_key, now))
         cells.extend(_color_cell(batch_id, batch_id, presets, angle_key, c, now) for c in colors)
-    batch = {
-        "batchId": batch_id,
-        "owner": owner,
-        "status": "running",
-        "sourceImageUrls": request.sourceImageUrls,
-        "angles": request.angles,
-        "colors": request.colors,
-        "autoColorize": request.autoColorize,
-        "totalJobs": len(cells),
-        "completedJobs": 0,
-        "failedJobs": 0,
-        "createdAt": now,
-        "updatedAt": now,
-    }
+    batch = Batch(
+        batchId=batch_id, owner=owner, sourceImageUrls=request.sourceImageUrls, angles=request.angles,
+        colors=request.colors, autoColorize=request.autoColorize, totalJobs=len(cells), createdAt=now, updatedAt=now,
+    )
     logger.debug(
         "[MP] batch body",
         extra={"sources": len(request.sourceImageUrls), "angles": len(request.angles),
@@ -165,13 +156,12 @@ def _create_batch(owner: str, request: CreateBatchRequest) -> dict[str, Any]:
     return {"batchId": batch_id, "totalJobs": len(cells), "cells": [cell_view(c) for c in cells]}
 
 
-def _ordered(batch: dict[str, Any], cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    angle_rank = {a: i for i, a in enumerate(batch.get("angles", []))}
-    color_rank = {c: i for i, c in enumerate(batch.get("colors", []))}
+def _ordered(batch: Batch, cells: list[Cell]) -> list[Cell]:
+    angle_rank = {a: i for i, a in enumerate(batch.angles)}
+    color_rank = {c: i for i, c in enumerate(batch.colors)}
     return sorted(
         cells,
-        key=lambda c: (angle_rank.get(c["angleKey"], 1 << 30), -1 if not c.get("colorKey")
-                       else color_rank.get(c["colorKey"], 1 << 30)),
+        key=lambda c: (angle_rank.get(c.angleKey, 1 << 30), -1 if not c.colorKey else color_rank.get(c.colorKey, 1 << 30)),
     )
 
 
@@ -181,15 +171,15 @@ def get_snapshot(owner: str, batch_id: str) -> dict[str, Any]:
     cells = _ordered(batch, repo.list_cells(batch_id))
     return {
         "batchId": batch_id,
-        "status": batch["status"],
-        "angles": batch["angles"],
-        "colors": batch.get("colors", []),
-        "autoColorize": batch["autoColorize"],
-        "totalJobs": batch["totalJobs"],
-        "completedJobs": batch.get("completedJobs", 0),
-        "failedJobs": batch.get("failedJobs", 0),
-        "createdAt": batch["createdAt"],
-        "sourceImageUrls": batch["sourceImageUrls"],
+        "status": str(batch.status),
+        "angles": batch.angles,
+        "colors": batch.colors,
+        "autoColorize": batch.autoColorize,
+        "totalJobs": batch.totalJobs,
+        "completedJobs": batch.completedJobs,
+        "failedJobs": batch.failedJobs,
+        "createdAt": batch.createdAt,
+        "sourceImageUrls": batch.sourceImageUrls,
         "cells": [cell_view(c) for c in cells],
     }
 
@@ -208,15 +198,15 @@ def colorize(owner: str, batch_id: str, request: ColorizeRequest) -> dict[str, A
     bind_batch(batch_id)
     presets = get_presets()
     _check_colors(presets, request.colors)
-    angles = request.angles if request.angles is not None else list(batch["angles"])
+    angles = request.angles if request.angles is not None else list(batch.angles)
     _check_unique(angles, "angles")
-    cells = {(c["angleKey"], c.get("colorKey")): c for c in repo.list_cells(batch_id)}
+    cells = {(c.angleKey, c.colorKey): c for c in repo.list_cells(batch_id)}
     for index, angle_key in enumerate(angles):
         angle = cells.get((angle_key, None))
         if angle is None:
             raise ValidationFailed(f"angle {angle_key!r} is not part of this batch", field=f"angles[{index}]")
-        if angle["status"] != "completed":
-            raise Conflict(f"angle {angle_key!r} is not finished (it is {angle['status']})", field=f"angles[{index}]")
+        if angle.status != CellStatus.COMPLETED:
+            raise Conflict(f"angle {angle_key!r} is not finished (it is {angle.status})", field=f"angles[{index}]")
 
     now = now_iso()
     run_id = f"{batch_id}-colorize-{uuid.uuid4().hex[:12]}"
@@ -224,7 +214,7 @@ def colorize(owner: str, batch_id: str, request: ColorizeRequest) -> dict[str, A
         _color_cell(batch_id, run_id, presets, a, c, now)
         for a in angles for c in request.colors if (a, c) not in cells
     ]
-    all_colors = list(batch.get("colors", [])) + [c for c in request.colors if c not in batch.get("colors", [])]
+    all_colors = list(batch.colors) + [c for c in request.colors if c not in batch.colors]
     created = repo.add_color_cells(batch_id, wanted, all_colors) if wanted else []
     if created:
         notifier = get_notifier()
@@ -232,10 +222,10 @@ def colorize(owner: str, batch_id: str, request: ColorizeRequest) -> dict[str, A
             notifier.push_to_owner(owner, JOB_UPDATED, job_updated(batch_id, cell))
         # The run crosses its angles with its colours; a pair that existed before belongs to an
         # earlier run, and RunPrediction lets it pass (cells carry their runId).
-        run_angles = list(dict.fromkeys(cell["angleKey"] for cell in created))
-        run_colors = list(dict.fromkeys(cell["colorKey"] for cell in created))
+        run_angles = list(dict.fromkeys(cell.angleKey for cell in created))
+        run_colors = list(dict.fromkeys(str(cell.colorKey) for cell in created))
         start_execution(execution_input(batch_id, run_id, run_angles, run_colors, run_angle=False, run_colors=True))
-    total = repo.get_owned_batch(batch_id, owner)["totalJobs"]
+    total = repo.get_owned_batch(batch_id, owner).totalJobs
     metrics.add_metric(name="CellsQueued", unit=MetricUnit.Count, value=len(created))
     logger.info("colorize accepted", extra={"created_jobs": len(created)})
     return {"batchId": batch_id, "totalJobs": total, "createdJobs": len(created)}

@@ -7,6 +7,18 @@ from functools import lru_cache
 
 from pydantic import BaseModel, Field, field_validator
 
+TICKET_TTL_SECONDS = 60
+MAX_TICKET_TTL_SECONDS = 3600
+
+
+def _ticket_ttl(raw: str | None) -> int:
+    """``TICKET_TTL_SECONDS`` (1..3600; tests shorten it to watch a ticket expire), else 60."""
+    try:
+        value = int((raw or "").strip())
+    except ValueError:
+        return TICKET_TTL_SECONDS
+    return min(max(value, 1), MAX_TICKET_TTL_SECONDS)
+
 
 def _csv_list(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in (value or "").split(",") if part.strip())
@@ -31,6 +43,7 @@ class Settings(BaseModel):
     aws_endpoint_url: str | None = None
     reconcile_after_seconds: int = Field(default=90, ge=0)
     reconcile_max_cells: int = Field(default=200, ge=1)
+    ticket_ttl_seconds: int = Field(default=TICKET_TTL_SECONDS, ge=1, le=MAX_TICKET_TTL_SECONDS)
 
     @field_validator("replicate_base_url", "public_asset_base_url", "aws_endpoint_url")
     @classmethod
@@ -59,6 +72,7 @@ class Settings(BaseModel):
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL"),
             reconcile_after_seconds=int(env.get("RECONCILE_AFTER_SECONDS", "90") or 90),
             reconcile_max_cells=int(env.get("RECONCILE_MAX_CELLS", "200") or 200),
+            ticket_ttl_seconds=_ticket_ttl(env.get("TICKET_TTL_SECONDS")),
         )
 
 

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, StringConstraints
 
+from .domain import BatchStatus, CellStatus, CellType
+
 # Keys become DynamoDB sort keys, S3 paths and execution names: a narrow ASCII alphabet.
 BATCH_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
 MAX_PRESET_KEY_LENGTH = 64
@@ -46,10 +48,10 @@ class UploadsRequest(_Request):
 
 
 class CellView(BaseModel):
-    type: Literal["angle", "color"]
+    type: CellType
     angleKey: str
     colorKey: str | None
-    status: Literal["queued", "processing", "completed", "failed"]
+    status: CellStatus
     imageUrl: str | None = None
     thumbUrl: str | None = None
     error: str | None = None
@@ -63,7 +65,7 @@ class CreateBatchAnswer(BaseModel):
 
 class BatchSnapshot(BaseModel):
     batchId: str
-    status: Literal["running", "completed"]
+    status: BatchStatus
     angles: list[str]
     colors: list[str]
     autoColorize: bool

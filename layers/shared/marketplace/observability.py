@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -34,6 +34,19 @@ def bind_batch(batch_id: str) -> None:
 
 def bind(**keys: object) -> None:
     logger.thread_safe_append_keys(**keys)
+
+
+def lambda_entry(correlation_id_path: str | None = None) -> Callable[[Handler], Handler]:
+    """Every handler's one entry: Lambda context and correlation id on every log line, a trace
+    segment, metrics flushed, and log keys cleared per invocation."""
+
+    def decorate(handler: Handler) -> Handler:
+        wrapped: Callable[..., Any] = per_invocation(handler)
+        wrapped = metrics.log_metrics(wrapped)
+        wrapped = tracer.capture_lambda_handler(wrapped)
+        return cast(Handler, logger.inject_lambda_context(wrapped, correlation_id_path=correlation_id_path, clear_state=True))
+
+    return decorate
 
 
 def per_invocation(handler: Handler) -> Handler:

@@ -32,8 +32,6 @@ MODEL = "google/nano-banana"
 OUTPUT_FORMAT = "png"
 WEBHOOK_EVENTS = ["start", "completed"]
 DEFAULT_BASE_URL = "https://api.replicate.com"
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled", "aborted"})
-RUNNING_STATUSES = frozenset({"starting", "processing"})
 
 # Creating a prediction answers in well under a second; a stuck connection must not eat the
 # Lambda's 30 s (the workflow retries ReplicateUnavailable).
@@ -145,6 +143,3 @@ def get_prediction(prediction_id: str) -> dict[str, Any]:
     if not isinstance(data, dict) or "status" not in data:
         raise ReplicateUnavailable("Replicate answered a body that is not a prediction")
     return data
-
-
-reset_caches = reset_clients  # the name tests/support/resets.py looks for

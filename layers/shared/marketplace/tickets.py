@@ -6,26 +6,15 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import time
 
+from .config import get_settings
 from .errors import Unauthorized
 from .secrets import get_secret
 
-TICKET_TTL_SECONDS = 60
-MAX_TICKET_TTL_SECONDS = 3600
-
 
 def ticket_ttl_seconds() -> int:
-    """``TICKET_TTL_SECONDS`` (1..3600; tests shorten it to watch a ticket expire), else 60."""
-    raw = os.environ.get("TICKET_TTL_SECONDS", "").strip()
-    if not raw:
-        return TICKET_TTL_SECONDS
-    try:
-        value = int(raw)
-    except ValueError:
-        return TICKET_TTL_SECONDS
-    return min(max(value, 1), MAX_TICKET_TTL_SECONDS)
+    return get_settings().ticket_ttl_seconds
 
 
 def _b64(data: bytes) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .domain import Asset, Cell
 from .urls import object_url
 
 JOB_UPDATED = "marketplaceJobUpdated"
@@ -11,32 +12,31 @@ BATCH_CREATED = "marketplaceBatchCreated"
 BATCH_COMPLETED = "marketplaceBatchCompleted"
 
 
-def cell_view(cell: dict[str, Any]) -> dict[str, Any]:
-    image_key, thumb_key = cell.get("imageKey"), cell.get("thumbKey")
+def cell_view(cell: Cell) -> dict[str, Any]:
     return {
-        "type": cell["type"],
-        "angleKey": cell["angleKey"],
-        "colorKey": cell.get("colorKey"),
-        "status": cell["status"],
-        "imageUrl": object_url(image_key) if image_key else None,
-        "thumbUrl": object_url(thumb_key) if thumb_key else None,
-        "error": cell.get("error"),
+        "type": str(cell.type),
+        "angleKey": cell.angleKey,
+        "colorKey": cell.colorKey,
+        "status": str(cell.status),
+        "imageUrl": object_url(cell.imageKey) if cell.imageKey else None,
+        "thumbUrl": object_url(cell.thumbKey) if cell.thumbKey else None,
+        "error": cell.error,
     }
 
 
-def job_updated(batch_id: str, cell: dict[str, Any]) -> dict[str, Any]:
+def job_updated(batch_id: str, cell: Cell) -> dict[str, Any]:
     return {"batchId": batch_id, "result": cell_view(cell)}
 
 
-def gallery_item(asset: dict[str, Any]) -> dict[str, Any]:
+def gallery_item(asset: Asset) -> dict[str, Any]:
     return {
-        "assetId": asset["assetId"],
-        "imageUrl": object_url(asset["imageKey"]),
-        "thumbUrl": object_url(asset["thumbKey"]),
-        "batchId": asset["batchId"],
-        "angleKey": asset["angleKey"],
-        "colorKey": asset.get("colorKey"),
-        "createdAt": asset["createdAt"],
+        "assetId": asset.assetId,
+        "imageUrl": object_url(asset.imageKey),
+        "thumbUrl": object_url(asset.thumbKey),
+        "batchId": asset.batchId,
+        "angleKey": asset.angleKey,
+        "colorKey": asset.colorKey,
+        "createdAt": asset.createdAt,
     }
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from . import cells, webhooks
+from .domain import RUNNING_PREDICTION, PredictionPointer
 from .errors import MalformedWebhook, PayloadTooLarge, RetryLater
 from .observability import bind, logger
 from .outputs import DOWNLOAD_DEADLINE_SECONDS, READ_TIMEOUT_SECONDS
@@ -63,12 +64,12 @@ def receive(headers: Mapping[str, str], raw: bytes, query: Mapping[str, str]) ->
         return {"ok": True, "duplicate": True}
     pointer = pointer or _wait_for_pointer(prediction)
     if pointer is None:
-        if prediction["status"] not in cells.RUNNING and _is_recent(prediction):
+        if prediction["status"] not in RUNNING_PREDICTION and _is_recent(prediction):
             logger.warning("terminal webhook for a prediction not recorded yet: asking for a retry")
             raise RetryLater("prediction not recorded yet, retry later", field="id", code="unknown_prediction")
         logger.warning("webhook for an unknown prediction ignored")
         return {"ok": True, "ignored": "unknown_prediction"}
-    bind(batch_id=pointer["batchId"], angle_key=pointer["angleKey"], color_key=pointer.get("colorKey"))
+    bind(batch_id=pointer.batchId, angle_key=pointer.angleKey, color_key=pointer.colorKey)
     if not _query_matches(query, pointer):
         logger.warning("webhook query does not match the prediction's cell: ignored")
         return {"ok": True, "ignored": "cell_mismatch"}
@@ -89,8 +90,8 @@ def _parse(raw: bytes) -> dict[str, Any]:
     return prediction
 
 
-def _wait_for_pointer(prediction: Mapping[str, Any]) -> dict[str, Any] | None:
-    waits = START_POINTER_WAITS_SECONDS if prediction.get("status") in cells.RUNNING else POINTER_WAITS_SECONDS
+def _wait_for_pointer(prediction: Mapping[str, Any]) -> PredictionPointer | None:
+    waits = START_POINTER_WAITS_SECONDS if prediction.get("status") in RUNNING_PREDICTION else POINTER_WAITS_SECONDS
     for delay in waits:
         time.sleep(delay)
         pointer = get_repository().get_prediction_pointer(str(prediction["id"]))
@@ -107,9 +108,9 @@ def _is_recent(prediction: Mapping[str, Any]) -> bool:
     return 0 <= time.time() - created.timestamp() < RECENT_PREDICTION_SECONDS
 
 
-def _query_matches(query: Mapping[str, str], pointer: Mapping[str, Any]) -> bool:
+def _query_matches(query: Mapping[str, str], pointer: PredictionPointer) -> bool:
     return (
-        query.get("batchId") == pointer.get("batchId")
-        and query.get("angleKey") == pointer.get("angleKey")
-        and (query.get("colorKey") or None) == (pointer.get("colorKey") or None)
+        query.get("batchId") == pointer.batchId
+        and query.get("angleKey") == pointer.angleKey
+        and (query.get("colorKey") or None) == (pointer.colorKey or None)
     )

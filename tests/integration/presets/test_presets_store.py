@@ -23,7 +23,9 @@ from marketplace.presets import (
     last_good_key,
     parse_presets,
 )
+from marketplace.presets import fetch as presets_fetch
 from tests.support.presets_testkit import BUCKET, FILES, SheetServer, closed_port_url, sample_text, sample_texts
+from tests.support.resets import reset_marketplace_caches
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +45,7 @@ def s3_text(s3, sheet: str) -> str:
 
 @pytest.fixture
 def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(presets_module, "FETCH_TIMEOUT", (1.0, 0.25))
+    monkeypatch.setattr(presets_fetch, "FETCH_TIMEOUT", (1.0, 0.25))
 
 
 # --------------------------------------------------------------------------- fetch_sheet
@@ -383,8 +385,6 @@ def test_given_an_oversized_sheet_when_the_store_refreshes_then_presets_invalid(
 def test_given_settings_from_the_environment_when_get_presets_is_called_then_one_store_serves_the_process(
     server, aws_env, monkeypatch
 ):
-    from marketplace import aws, config
-
     env = {
         "TABLE_NAME": "presets-table",
         "BUCKET_NAME": BUCKET,
@@ -395,8 +395,7 @@ def test_given_settings_from_the_environment_when_get_presets_is_called_then_one
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    config.get_settings.cache_clear()
-    aws.reset_clients()
+    reset_marketplace_caches()
     try:
         with mock_aws():
             boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
@@ -410,8 +409,7 @@ def test_given_settings_from_the_environment_when_get_presets_is_called_then_one
             assert presets_module.get_presets() == first
             assert server.count() == 6
     finally:
-        config.get_settings.cache_clear()
-        aws.reset_clients()
+        reset_marketplace_caches()
 
 
 def test_given_a_new_store_then_nothing_is_read_before_the_first_get(monkeypatch):

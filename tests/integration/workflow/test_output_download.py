@@ -12,10 +12,12 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
-from marketplace import aws, outputs, repository
+from marketplace import outputs
 from marketplace.config import get_settings
 from marketplace.outputs import OutputRejected, OutputUnavailable, persist_output
 from tests.support.aws_resources import create_bucket_from_template
+from tests.support.handler_env import use_handler_env
+from tests.support.resets import reset_marketplace_caches
 
 pytestmark = pytest.mark.integration
 
@@ -82,27 +84,13 @@ def server() -> Iterator[str]:
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch, server: str) -> Iterator[object]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "PUBLIC_ASSET_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
     port = server.rsplit(":", 1)[1]
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "TABLE_NAME": "unused",
-        "BUCKET_NAME": BUCKET,
-        "REPLICATE_OUTPUT_HOSTS": f"127.0.0.1:{port}",
-    }.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    aws.reset_clients()
-    repository.reset_repository()
+    use_handler_env(monkeypatch, {"BUCKET_NAME": BUCKET, "REPLICATE_OUTPUT_HOSTS": f"127.0.0.1:{port}"})
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         create_bucket_from_template(client, BUCKET)
         yield client
-    get_settings.cache_clear()
-    aws.reset_clients()
+    reset_marketplace_caches()
 
 
 def test_given_an_output_on_the_allowed_host_when_persisted_then_the_exact_bytes_are_stored(server: str, s3) -> None:

@@ -96,7 +96,7 @@ def test_given_scenario_a_when_the_batch_is_created_then_cells_prompts_execution
     assert body["totalJobs"] == 6 and len(body["cells"]) == 6
     assert {(c["type"], c["angleKey"], c["colorKey"], c["status"]) for c in body["cells"]} >= {
         ("angle", "front_0", None, "queued"), ("color", "side_90", "blue_metallic", "queued")}
-    cells = get_repository().list_cells(body["batchId"])
+    cells = [c.attributes() for c in get_repository().list_cells(body["batchId"])]
     red = next(c for c in cells if c.get("colorKey") == "red_metallic")
     assert "Red #C00000 (metallic)" in red["prompt"] and "{{" not in red["prompt"]
     front = next(c for c in cells if c["angleKey"] == "front_0" and not c.get("colorKey"))

@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from marketplace.errors import ValidationFailed
+from tests.support.aws_resources import BUCKET
+from tests.support.handler_env import SOURCE_URL_ALLOWED_HOSTS as ALLOWED
 
 pytestmark = [pytest.mark.unit, pytest.mark.fuzz]
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-BUCKET = "marketplace-test-assets"  # tests/conftest.py
-ALLOWED = "images.example.com"  # tests/conftest.py base_env SOURCE_URL_ALLOWED_HOSTS
 
 IPV4 = st.ip_addresses(v=4).map(str)
 IPV6 = st.ip_addresses(v=6).map(str)

@@ -42,7 +42,7 @@ def _closure(requirements: list[str]) -> set[str]:
 
 
 def test_given_the_functions_and_layer_when_their_imports_are_resolved_then_the_layer_requirements_cover_them():
-    sources = list((LAYER / "marketplace").glob("*.py")) + list((ROOT / "functions").glob("*/app.py"))
+    sources = list((LAYER / "marketplace").rglob("*.py")) + list((ROOT / "functions").glob("*/app.py"))
     third_party = top_level_imports(sources) - set(sys.stdlib_module_names) - {"marketplace", "__future__"}
     requirements = [line.strip() for line in (LAYER / "requirements.txt").read_text().splitlines()
                     if line.strip() and not line.startswith("#")]

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from local_stack.template import load_template
 from tests.deploy.translate import translated
 from tests.support.aws_resources import TEMPLATE_PATH as TEMPLATE
-from tests.support.aws_resources import load_template
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
@@ -71,7 +71,7 @@ def test_given_the_template_when_scanned_then_dev_mode_and_secrets_are_absent():
 
 
 def test_given_the_template_when_read_then_the_state_machine_uses_definition_uri_and_substitutions():
-    machine = load_template()["Resources"]["BatchStateMachine"]["Properties"]
+    machine = load_template(TEMPLATE)["Resources"]["BatchStateMachine"]["Properties"]
     assert machine["DefinitionUri"] == "statemachines/batch.asl.json"
     definition = (ROOT / machine["DefinitionUri"]).read_text()
     for name in machine["DefinitionSubstitutions"]:
@@ -80,6 +80,6 @@ def test_given_the_template_when_read_then_the_state_machine_uses_definition_uri
 
 def test_given_every_function_when_listed_then_it_has_a_sample_event():
     functions = [r["Properties"]["CodeUri"].strip("/").split("/")[-1]
-                 for r in load_template()["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+                 for r in load_template(TEMPLATE)["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
     for name in functions:
         assert list((ROOT / "events").glob(f"{name}*.json")), f"events/{name}*.json missing"

@@ -46,11 +46,13 @@ def test_given_a_signed_ticket_with_an_absurd_expiry_when_verified_then_unauthor
 def test_given_ticket_ttl_seconds_in_the_environment_when_a_ticket_is_issued_then_it_expires_accordingly(
     aws, monkeypatch, value, ttl
 ):
+    from marketplace.config import get_settings
     from marketplace.tickets import issue_ticket
 
     if value is None:
         monkeypatch.delenv("TICKET_TTL_SECONDS", raising=False)
     else:
         monkeypatch.setenv("TICKET_TTL_SECONDS", value)
+    get_settings.cache_clear()
     _, expires_at = issue_ticket("dealer-1", now=1000.0)
     assert expires_at == 1000 + ttl

@@ -1,4 +1,5 @@
-"""Fixtures for the workflow units: environment, moto (DynamoDB + S3 built from template.yaml),
+"""Fixtures for the workflow units: environment (tests.support.handler_env), moto (DynamoDB + S3
+built from template.yaml by the local stack's provisioner),
 a recording Step Functions client and a recording WebSocket management client."""
 
 from __future__ import annotations
@@ -7,10 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 from moto import mock_aws
-from workflow_testkit import BUCKET, ENV, TABLE, FakeManagementClient, FakeSfn, World, reset_caches
+from workflow_testkit import FakeManagementClient, FakeSfn, World
 
 from marketplace import aws, notifier, repository, workflow
 from tests.support.aws_resources import create_bucket_from_template, create_table_from_template
+from tests.support.handler_env import use_handler_env
+from tests.support.resets import reset_marketplace_caches
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -20,13 +23,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True)
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "DEV_MODE", "PUBLIC_ASSET_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
-    reset_caches()
+    # The boto3 clients are kept from test to test: every test here has the same AWS environment,
+    # and rebuilding them per test made this suite five times slower.
+    use_handler_env(monkeypatch, keep_aws_clients=True)
     yield
-    reset_caches()
+    reset_marketplace_caches(keep_aws_clients=True)
 
 
 @pytest.fixture
@@ -34,8 +35,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     with mock_aws():
         dynamodb = aws.dynamodb_client()
         s3 = aws.s3_client()
-        create_table_from_template(dynamodb, TABLE)
-        create_bucket_from_template(s3, BUCKET)
+        create_table_from_template(dynamodb)
+        create_bucket_from_template(s3)
         repo = repository.get_repository()
         ws = FakeManagementClient()
         notifier._notifier = notifier.Notifier(repository=repo, client=ws)

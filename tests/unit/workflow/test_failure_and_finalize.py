@@ -7,7 +7,8 @@ import json
 import pytest
 from workflow_testkit import World, data_uri, make_batch, png_bytes, start, succeeded
 
-from marketplace import cells
+from marketplace import cells, workflow_tasks
+from marketplace.domain import Cell
 from tests.support.lambdas import FakeLambdaContext, load_function
 
 pytestmark = pytest.mark.unit
@@ -51,7 +52,7 @@ def test_given_an_angle_the_webhook_already_failed_when_recorded_then_its_colour
     pointer = start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
     cells.handle_prediction_update({"id": "p-1", "status": "failed", "error": "model crashed"}, pointer)
 
-    count = cells.record_failure("b-1", "front_0", None, {"Error": "PredictionFailed", "Cause": "model crashed"})
+    count = workflow_tasks.record_failure("b-1", "front_0", None, {"Error": "PredictionFailed", "Cause": "model crashed"})
 
     assert count == 1
     assert world.cell("b-1", "front_0", "red_metallic")["error"] == "angle front_0 failed: model crashed"
@@ -61,7 +62,7 @@ def test_given_an_angle_the_webhook_already_failed_when_recorded_then_its_colour
 def test_given_a_colour_that_timed_out_when_recorded_then_only_that_colour_fails(world: World) -> None:
     make_batch(world.repo, colors=("red_metallic", "blue_metallic"))
 
-    count = cells.record_failure("b-1", "front_0", "red_metallic", {"Error": "States.HeartbeatTimeout", "Cause": ""})
+    count = workflow_tasks.record_failure("b-1", "front_0", "red_metallic", {"Error": "States.HeartbeatTimeout", "Cause": ""})
 
     assert count == 1
     assert world.cell("b-1", "front_0", "red_metallic")["error"] == "timed out waiting for the prediction"
@@ -76,7 +77,7 @@ def test_given_a_completed_colour_when_its_angle_failure_is_recorded_then_the_fi
     pointer = start(world.repo, "b-1", "front_0", "red_metallic", "p-r", "tok-r")
     cells.handle_prediction_update(succeeded("p-r", data_uri(png_bytes())), pointer)
 
-    cells.record_failure("b-1", "front_0", None, {"Error": "States.Timeout"})
+    workflow_tasks.record_failure("b-1", "front_0", None, {"Error": "States.Timeout"})
 
     assert world.cell("b-1", "front_0", "red_metallic")["status"] == "completed"
     assert world.cell("b-1", "front_0", "blue_metallic")["status"] == "failed"
@@ -104,7 +105,7 @@ def test_given_an_open_cell_when_finalized_then_the_batch_stays_running_and_noth
     world.connect()
     make_batch(world.repo)
 
-    assert cells.finalize_batch("b-1") is False
+    assert workflow_tasks.finalize_batch("b-1") is False
     assert world.batch("b-1")["status"] == "running"
     assert world.ws.messages("marketplaceBatchCompleted") == []
 
@@ -128,7 +129,7 @@ def test_given_a_branch_that_ended_abnormally_when_its_run_is_finalized_then_its
 
     assert answer == {"batchId": "b-1", "completed": True, "cellsClosed": 1}
     left = world.cell("b-1", "side_90", "red_metallic")
-    assert left["status"] == "failed" and left["error"] == cells.RUN_ENDED
+    assert left["status"] == "failed" and left["error"] == workflow_tasks.RUN_ENDED
     assert world.batch("b-1")["status"] == "completed"
     assert [u["status"] for u in world.job_updates() if u["colorKey"] == "red_metallic" and u["angleKey"] == "side_90"] == [
         "failed"
@@ -143,7 +144,7 @@ def test_given_the_angle_map_failed_when_finalized_then_the_reason_names_the_wor
     finalize_batch.lambda_handler({"batchId": "b-1", "runId": "b-1", "workflowError": error}, FakeLambdaContext())
 
     reason = world.cell("b-1", "front_0")["error"]
-    assert reason.startswith(cells.RUN_ENDED) and "States.DataLimitExceeded" in reason
+    assert reason.startswith(workflow_tasks.RUN_ENDED) and "States.DataLimitExceeded" in reason
     assert world.batch("b-1")["status"] == "completed"
 
 
@@ -151,11 +152,11 @@ def test_given_a_colourise_run_finalized_while_the_creation_run_works_then_only_
     world: World,
 ) -> None:
     make_batch(world.repo, colors=("red_metallic",))
-    world.repo.add_color_cells("b-1", [{
+    world.repo.add_color_cells("b-1", [Cell.model_validate({
         "batchId": "b-1", "runId": "b-1-colorize-1", "type": "color", "angleKey": "front_0", "colorKey": "blue_metallic",
         "status": "queued", "prompt": "Repaint the car body in blue_metallic paint.",
         "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:00:00.000Z",
-    }], ["red_metallic", "blue_metallic"])
+    })], ["red_metallic", "blue_metallic"])
 
     answer = finalize_batch.lambda_handler({"batchId": "b-1", "runId": "b-1-colorize-1"}, FakeLambdaContext())
 

@@ -98,7 +98,7 @@ def test_given_an_angle_cell_when_run_then_every_source_goes_to_nano_banana_with
     cell = world.cell("b-1", "front_0")
     assert cell["predictionId"] == "pred-1" and cell["taskToken"] == "tok-a"
     assert cell["imageInput"] == list(sources)
-    assert world.repo.get_prediction_pointer("pred-1") == {
+    assert world.pointer("pred-1") == {
         "PK": "PRED#pred-1", "SK": "PRED", "batchId": "b-1", "angleKey": "front_0", "owner": "dealer-1",
     }
 

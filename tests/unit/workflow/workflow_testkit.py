@@ -13,47 +13,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from marketplace import notifier, predictions, repository
-from marketplace.config import get_settings
+from marketplace import keys, repository
+from marketplace.domain import Batch, Cell, CellType, PredictionPointer
+from tests.support import handler_env
+from tests.support.aws_resources import BUCKET
 
-TABLE = "marketplace-test"
-BUCKET = "marketplace-test-assets"
 OWNER = "dealer-1"
-SECRET = "whsec_" + base64.b64encode(b"current-secret-0123456789abcdef").decode()
-OLD_SECRET = "whsec_" + base64.b64encode(b"previous-secret-0123456789abcde").decode()
-TOKEN = "r8_unit_test_token_do_not_log"
-WEBHOOK_URL = "https://hooks.example.test/webhooks/replicate"
-
-ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "TABLE_NAME": TABLE,
-    "BUCKET_NAME": BUCKET,
-    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:batch",
-    "WEBHOOK_URL": WEBHOOK_URL,
-    "WEBSOCKET_MANAGEMENT_URL": "https://ws.example.test/prod",
-    "WEBHOOK_SECRETS": f"{SECRET},{OLD_SECRET}",
-    "REPLICATE_API_TOKEN": TOKEN,
-    "REPLICATE_BASE_URL": "https://api.replicate.test",
-    "REPLICATE_OUTPUT_HOSTS": "127.0.0.1",
-    "POWERTOOLS_SERVICE_NAME": "car-marketplace",
-    "POWERTOOLS_METRICS_NAMESPACE": "CarMarketplaceTest",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "DEBUG",
-}
-
-
-def reset_caches() -> None:
-    """Settings, repository, notifier and Replicate clients are rebuilt per test. The boto3
-    clients are kept (building one costs ~0.15 s; moto intercepts them whenever a mock is on)."""
-    get_settings.cache_clear()
-    repository.reset_repository()
-    notifier.reset_notifier()
-    predictions.reset_clients()
+# What the handlers were given (tests.support.handler_env; conftest.py puts it in place).
+SECRET, OLD_SECRET = handler_env.WEBHOOK_SECRET, handler_env.OLD_WEBHOOK_SECRET
+TOKEN, WEBHOOK_URL = handler_env.REPLICATE_TOKEN, handler_env.WEBHOOK_URL
 
 
 # ----- recording fakes ---------------------------------------------------------------------
@@ -126,19 +94,24 @@ class World:
         self.repo.put_connection(connection_id, owner)
         return connection_id
 
-    def cell(self, batch_id: str, angle_key: str, color_key: str | None = None) -> dict[str, Any]:
-        found = self.repo.get_cell(batch_id, angle_key, color_key)
-        assert found is not None
+    def row(self, key: dict[str, Any]) -> dict[str, Any]:
+        """The stored item as it is in the table (keys and index attributes included)."""
+        found = self.repo.table.get(key)
+        assert found is not None, key
         return found
 
+    def cell(self, batch_id: str, angle_key: str, color_key: str | None = None) -> dict[str, Any]:
+        return self.row(keys.cell_key(batch_id, angle_key, color_key))
+
     def batch(self, batch_id: str) -> dict[str, Any]:
-        found = self.repo.get_batch(batch_id)
-        assert found is not None
-        return found
+        return self.row(keys.batch_key(batch_id))
+
+    def pointer(self, prediction_id: str) -> dict[str, Any]:
+        return self.row(keys.pointer_key(prediction_id))
 
     def assets(self, owner: str = OWNER) -> list[dict[str, Any]]:
         items, _ = self.repo.list_gallery(owner, 100, None)
-        return items
+        return [item.attributes() for item in items]
 
     def keys(self, prefix: str = "batches/") -> list[str]:
         answer = self.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
@@ -158,45 +131,24 @@ def make_batch(
     colors: tuple[str, ...] = ("red_metallic",),
     sources: tuple[str, ...] = ("https://src.example.test/a.jpg", "https://src.example.test/b.jpg"),
     owner: str = OWNER,
-) -> dict[str, Any]:
+) -> Batch:
     now = repository.now_iso()
     cells = []
     for angle in angles:
-        cells.append(_cell(batch_id, "angle", angle, None, f"Studio photo of the car from the {angle} angle.", now))
+        cells.append(_cell(batch_id, CellType.ANGLE, angle, None, f"Studio photo of the car from the {angle} angle.", now))
         for color in colors:
-            cells.append(_cell(batch_id, "color", angle, color, f"Repaint the car body in {color} paint.", now))
-    batch = {
-        "batchId": batch_id,
-        "owner": owner,
-        "status": "running",
-        "sourceImageUrls": list(sources),
-        "angles": list(angles),
-        "colors": list(colors),
-        "autoColorize": True,
-        "totalJobs": len(cells),
-        "completedJobs": 0,
-        "failedJobs": 0,
-        "createdAt": now,
-        "updatedAt": now,
-    }
+            cells.append(_cell(batch_id, CellType.COLOR, angle, color, f"Repaint the car body in {color} paint.", now))
+    batch = Batch(batchId=batch_id, owner=owner, sourceImageUrls=list(sources), angles=list(angles), colors=list(colors),
+                  totalJobs=len(cells), createdAt=now, updatedAt=now)
     repo.create_batch(batch, cells)
     return batch
 
 
-def _cell(batch_id: str, kind: str, angle: str, color: str | None, prompt: str, now: str) -> dict[str, Any]:
-    return {
-        "batchId": batch_id,
-        "type": kind,
-        "angleKey": angle,
-        "colorKey": color,
-        "status": "queued",
-        "prompt": prompt,
-        "createdAt": now,
-        "updatedAt": now,
-    }
+def _cell(batch_id: str, kind: CellType, angle: str, color: str | None, prompt: str, now: str) -> Cell:
+    return Cell(batchId=batch_id, type=kind, angleKey=angle, colorKey=color, prompt=prompt, createdAt=now, updatedAt=now)
 
 
-def start(repo: repository.Repository, batch_id: str, angle: str, color: str | None, pid: str, token: str) -> dict[str, Any]:
+def start(repo: repository.Repository, batch_id: str, angle: str, color: str | None, pid: str, token: str) -> PredictionPointer:
     """As RunPrediction would: record the prediction and task token on the cell."""
     cell = repo.get_cell(batch_id, angle, color)
     assert cell is not None

@@ -1,0 +1,116 @@
+"""The domain's typed records: the rows the data layer stores and returns (statuses in
+``statuses``). Field names are the stored attribute names (camelCase), as in the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from .statuses import (  # re-exported: the domain's vocabulary
+    FAILED_PREDICTION,
+    RUNNING_PREDICTION,
+    TERMINAL,
+    BatchStatus,
+    CellStatus,
+    CellType,
+    Outcome,
+    PredictionStatus,
+)
+
+__all__ = [
+    "FAILED_PREDICTION", "RUNNING_PREDICTION", "TERMINAL", "Asset", "Batch", "BatchStatus", "Cell", "CellStatus",
+    "CellType", "Connection", "Outcome", "PredictionPointer", "PredictionStatus", "Record",
+]
+
+
+class Record(BaseModel):
+    """A stored row: unknown attributes (keys, index attributes) are dropped on the way in."""
+
+    model_config = ConfigDict(extra="ignore", use_enum_values=False, validate_assignment=False)
+
+    def attributes(self) -> dict[str, Any]:
+        """The stored attributes (None left out), enums as their strings."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Cell(Record):
+    batchId: str
+    angleKey: str
+    colorKey: str | None = None
+    type: CellType
+    status: CellStatus = CellStatus.QUEUED
+    prompt: str = ""
+    runId: str | None = None
+    predictionId: str | None = None
+    taskToken: str | None = None
+    imageInput: list[str] | None = None
+    imageKey: str | None = None
+    thumbKey: str | None = None
+    error: str | None = None
+    createdAt: str | None = None
+    updatedAt: str | None = None
+    startedAt: str | None = None
+    completedAt: str | None = None
+    taskNotifiedAt: str | None = None
+    predictionCount: int | None = None
+
+    @property
+    def is_angle(self) -> bool:
+        return not self.colorKey
+
+    @property
+    def label(self) -> str:
+        return f"{self.angleKey}/{self.colorKey or '-'}"
+
+    def owned_by_run(self, run_id: str) -> bool:
+        """Cells from before runs existed belong to the batch's creation run."""
+        return (self.runId or self.batchId) == run_id
+
+
+class Batch(Record):
+    batchId: str
+    owner: str
+    status: BatchStatus = BatchStatus.RUNNING
+    sourceImageUrls: list[str]
+    angles: list[str]
+    colors: list[str] = []
+    autoColorize: bool = True
+    totalJobs: int = 0
+    completedJobs: int = 0
+    failedJobs: int = 0
+    createdAt: str
+    updatedAt: str | None = None
+    completedAt: str | None = None
+
+    @property
+    def done_jobs(self) -> int:
+        return self.completedJobs + self.failedJobs
+
+
+class PredictionPointer(Record):
+    """Which cell a prediction belongs to (the webhook follows it)."""
+
+    predictionId: str | None = None
+    batchId: str
+    angleKey: str
+    colorKey: str | None = None
+    owner: str | None = None
+
+
+class Asset(Record):
+    """One gallery image."""
+
+    assetId: str
+    batchId: str
+    angleKey: str
+    colorKey: str | None = None
+    imageKey: str
+    thumbKey: str
+    createdAt: str
+
+
+class Connection(Record):
+    connectionId: str
+    owner: str
+    ttl: int

@@ -1,0 +1,117 @@
+"""Every DynamoDB key of the single table, built in one place (see docs/ARCHITECTURE.md).
+
+``*_ids`` give the plain ``{"PK", "SK"}`` of a row (to spread into an item); ``*_key`` give the
+typed form boto3's ``Key=`` takes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+META = "META"
+NO_COLOR = "-"
+PENDING = "PENDING"  # GSI1PK of a cell whose prediction is in flight
+CELL_PREFIX = "CELL#"
+CONN_PREFIX = "CONN#"
+ASSET_PREFIX = "ASSET#"
+OWNER_PREFIX = "OWNER#"
+_POINTER_SK = "PRED"
+_RECEIPT_SK = "WEBHOOK"
+_CONNECTION_SK = "CONN"
+_ASSET_GUARD_SK = "ASSET"
+
+
+def ids(pk: str, sk: str) -> dict[str, str]:
+    return {"PK": pk, "SK": sk}
+
+
+def typed(row_ids: dict[str, str]) -> dict[str, Any]:
+    return {name: {"S": value} for name, value in row_ids.items()}
+
+
+def batch_pk(batch_id: str) -> str:
+    return f"BATCH#{batch_id}"
+
+
+def batch_ids(batch_id: str) -> dict[str, str]:
+    return ids(batch_pk(batch_id), META)
+
+
+def batch_key(batch_id: str) -> dict[str, Any]:
+    return typed(batch_ids(batch_id))
+
+
+def cell_sk(angle_key: str, color_key: str | None) -> str:
+    return f"{CELL_PREFIX}{angle_key}#{color_key or NO_COLOR}"
+
+
+def cell_ids(batch_id: str, angle_key: str, color_key: str | None) -> dict[str, str]:
+    return ids(batch_pk(batch_id), cell_sk(angle_key, color_key))
+
+
+def cell_key(batch_id: str, angle_key: str, color_key: str | None) -> dict[str, Any]:
+    return typed(cell_ids(batch_id, angle_key, color_key))
+
+
+def owner_pk(owner: str) -> str:
+    return f"{OWNER_PREFIX}{owner}"
+
+
+def owner_batch_ids(owner: str, created_at: str, batch_id: str) -> dict[str, str]:
+    return ids(owner_pk(owner), f"BATCH#{created_at}#{batch_id}")
+
+
+def pointer_ids(prediction_id: str) -> dict[str, str]:
+    return ids(f"PRED#{prediction_id}", _POINTER_SK)
+
+
+def pointer_key(prediction_id: str) -> dict[str, Any]:
+    return typed(pointer_ids(prediction_id))
+
+
+def receipt_ids(webhook_id: str) -> dict[str, str]:
+    return ids(f"WEBHOOK#{webhook_id}", _RECEIPT_SK)
+
+
+def receipt_key(webhook_id: str) -> dict[str, Any]:
+    return typed(receipt_ids(webhook_id))
+
+
+def connection_pk(connection_id: str) -> str:
+    return f"{CONN_PREFIX}{connection_id}"
+
+
+def connection_ids(connection_id: str) -> dict[str, str]:
+    return ids(connection_pk(connection_id), _CONNECTION_SK)
+
+
+def connection_key(connection_id: str) -> dict[str, Any]:
+    return typed(connection_ids(connection_id))
+
+
+def owner_connection_ids(owner: str, connection_id: str) -> dict[str, str]:
+    return ids(owner_pk(owner), connection_pk(connection_id))
+
+
+def owner_connection_key(owner: str, connection_id: str) -> dict[str, Any]:
+    return typed(owner_connection_ids(owner, connection_id))
+
+
+def asset_id(batch_id: str, angle_key: str, color_key: str | None) -> str:
+    return f"{batch_id}.{angle_key}.{color_key or 'angle'}"
+
+
+def asset_ids(owner: str, created_at: str, asset: str) -> dict[str, str]:
+    return ids(owner_pk(owner), f"{ASSET_PREFIX}{created_at}#{asset}")
+
+
+def asset_guard_ids(asset: str) -> dict[str, str]:
+    """Makes a gallery asset exactly-once inside the completing transaction."""
+    return ids(f"{ASSET_PREFIX}{asset}", _ASSET_GUARD_SK)
+
+
+def owner_asset_ids(token_ids: object, owner: str) -> dict[str, str] | None:
+    """A gallery page token's key if it is one of owner's asset rows, else None."""
+    if not isinstance(token_ids, dict) or set(token_ids) != {"PK", "SK"}:
+        return None
+    pk, sk = token_ids["PK"], str(token_ids["SK"])
+    return ids(pk, sk) if pk == owner_pk(owner) and sk.startswith(ASSET_PREFIX) else None

@@ -1,0 +1,136 @@
+"""Batches and their cells: creation, reads, colour cells added later, the batch's completion."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .. import keys
+from ..domain import Batch, BatchStatus, Cell
+from ..errors import NotFound, StateConflict
+from .table import Table, conditional, from_item, now_iso, to_item, values
+
+_BATCH_WRITE_SIZE = 25
+_WRITE_THREADS = 8
+
+
+def counter_update(table: str, batch_id: str, counter: str, now: str) -> dict[str, Any]:
+    """The batch counter's part of a cell's terminal transaction."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": keys.batch_key(batch_id),
+            "UpdateExpression": f"SET {counter} = {counter} + :one, updatedAt = :now",
+            "ExpressionAttributeValues": values(one=1, now=now),
+        }
+    }
+
+
+def cell_row(cell: Cell) -> dict[str, Any]:
+    return {**keys.cell_ids(cell.batchId, cell.angleKey, cell.colorKey), **cell.attributes()}
+
+
+class BatchRows:
+    table: Table
+
+    def create_batch(self, batch: Batch, cells: list[Cell]) -> None:
+        """Writes the batch, its owner index row and every cell (batched, in parallel)."""
+        meta = {**keys.batch_ids(batch.batchId), **batch.attributes()}
+        with conditional() as written:
+            self.table.client.put_item(
+                TableName=self.table.name, Item=to_item(meta), ConditionExpression="attribute_not_exists(PK)"
+            )
+        if not written.held:
+            raise StateConflict(f"batch {batch.batchId} exists", field="batchId")
+        owner_row = {**keys.owner_batch_ids(batch.owner, batch.createdAt, batch.batchId), "batchId": batch.batchId}
+        self._batch_put([owner_row, *(cell_row(c) for c in cells)])
+
+    def _batch_put(self, rows: list[dict[str, Any]]) -> None:
+        chunks = [rows[i : i + _BATCH_WRITE_SIZE] for i in range(0, len(rows), _BATCH_WRITE_SIZE)]
+        if len(chunks) <= 1:
+            for chunk in chunks:
+                self._write_chunk(chunk)
+            return
+        with ThreadPoolExecutor(max_workers=min(_WRITE_THREADS, len(chunks))) as pool:
+            list(pool.map(self._write_chunk, chunks))
+
+    def _write_chunk(self, rows: list[dict[str, Any]]) -> None:
+        requests = [{"PutRequest": {"Item": to_item(row)}} for row in rows]
+        delay = 0.05
+        while requests:
+            answer = self.table.client.batch_write_item(RequestItems={self.table.name: requests})
+            requests = answer.get("UnprocessedItems", {}).get(self.table.name, [])
+            if requests:
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def get_batch(self, batch_id: str) -> Batch | None:
+        item = self.table.get(keys.batch_key(batch_id))
+        return Batch.model_validate(item) if item else None
+
+    def get_owned_batch(self, batch_id: str, owner: str) -> Batch:
+        """The batch if it belongs to owner; anyone else gets the same NotFound as a missing id."""
+        batch = self.get_batch(batch_id)
+        if batch is None or batch.owner != owner:
+            raise NotFound(f"batch {batch_id} not found", field="batchId")
+        return batch
+
+    def list_cells(self, batch_id: str) -> list[Cell]:
+        return [
+            Cell.model_validate(item)
+            for item in self.table.query(
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :cell)",
+                ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), cell=keys.CELL_PREFIX),
+                ConsistentRead=True,
+            )
+        ]
+
+    def get_cell(self, batch_id: str, angle_key: str, color_key: str | None) -> Cell | None:
+        item = self.table.get(keys.cell_key(batch_id, angle_key, color_key))
+        return Cell.model_validate(item) if item else None
+
+    def add_color_cells(self, batch_id: str, cells: list[Cell], colors: list[str]) -> list[Cell]:
+        """Creates colour cells that do not exist yet; returns only the ones this call created."""
+
+        def put(cell: Cell) -> Cell | None:
+            with conditional() as written:
+                self.table.client.put_item(
+                    TableName=self.table.name, Item=to_item(cell_row(cell)), ConditionExpression="attribute_not_exists(PK)"
+                )
+            return cell if written.held else None
+
+        with ThreadPoolExecutor(max_workers=_WRITE_THREADS) as pool:
+            created = [c for c in pool.map(put, cells) if c is not None]
+        if created:
+            self.table.client.update_item(
+                TableName=self.table.name,
+                Key=keys.batch_key(batch_id),
+                UpdateExpression="SET totalJobs = totalJobs + :n, #status = :running, colors = :colors, updatedAt = :now",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values(n=len(created), running=BatchStatus.RUNNING, colors=colors, now=now_iso()),
+            )
+        return created
+
+    def complete_batch_if_done(self, batch_id: str) -> Batch | None:
+        """running -> completed when every cell is terminal. Returns the batch only for the caller
+        that made the transition, so the completion is announced once."""
+        batch = self.get_batch(batch_id)
+        if batch is None or batch.status != BatchStatus.RUNNING or batch.done_jobs < batch.totalJobs:
+            return None
+        answer: dict[str, Any] = {}
+        with conditional() as changed:
+            answer = self.table.client.update_item(
+                TableName=self.table.name,
+                Key=keys.batch_key(batch_id),
+                UpdateExpression="SET #status = :completed, completedAt = :now, updatedAt = :now",
+                ConditionExpression="#status = :running AND totalJobs = :total",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values(
+                    completed=BatchStatus.COMPLETED, running=BatchStatus.RUNNING, total=batch.totalJobs, now=now_iso()
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        if not changed.held:
+            return None
+        return Batch.model_validate(from_item(answer["Attributes"]))

@@ -1,0 +1,163 @@
+"""A cell's transitions, forward only: each is a conditional write, so a duplicate, late or
+out-of-order delivery finds the cell further on and changes nothing (the method returns None)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import keys
+from ..domain import Cell, CellStatus
+from ..errors import StateConflict
+from .batches import counter_update
+from .table import Table, conditional, from_item, now_iso, to_item, values
+
+_STATUS = {"#status": "status"}
+_OPEN = "attribute_exists(PK) AND NOT #status IN (:completed, :failed)"
+
+
+def _open_cell_update(table: str, batch_id: str, angle_key: str, color_key: str | None, expression: str,
+                      **named: Any) -> dict[str, Any]:
+    """A transaction's update of a cell that must still be open (not completed, not failed)."""
+    names = {**_STATUS, **({"#error": "error"} if "#error" in expression else {})}
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": keys.cell_key(batch_id, angle_key, color_key),
+            "UpdateExpression": expression,
+            "ConditionExpression": _OPEN,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values(completed=CellStatus.COMPLETED, failed=CellStatus.FAILED, **named),
+        }
+    }
+
+
+class CellRows:
+    table: Table
+
+    def record_prediction(self, cell: Cell, owner: str, prediction_id: str, task_token: str, image_input: list[str]) -> None:
+        """Stores the prediction and task token on the cell and the pointer the webhook follows."""
+        now = now_iso()
+        pointer = {**keys.pointer_ids(prediction_id), "batchId": cell.batchId,
+                   "angleKey": cell.angleKey, "colorKey": cell.colorKey, "owner": owner}
+        with conditional() as recorded:
+            self.table.client.transact_write_items(
+                TransactItems=[
+                    _open_cell_update(
+                        self.table.name, cell.batchId, cell.angleKey, cell.colorKey,
+                        "SET predictionId = :pid, taskToken = :token, imageInput = :input, GSI1PK = :pending, "
+                        "GSI1SK = :now, updatedAt = :now, predictionCount = if_not_exists(predictionCount, :zero) + :one",
+                        pid=prediction_id, token=task_token, input=image_input, pending=keys.PENDING, now=now, zero=0, one=1,
+                    ),
+                    {"Put": {"TableName": self.table.name, "Item": to_item(pointer)}},
+                ]
+            )
+        if not recorded.held:
+            raise StateConflict("cell is already terminal", field="cell")
+
+    def update_task_token(self, cell: Cell, task_token: str) -> None:
+        self.table.client.update_item(
+            TableName=self.table.name,
+            Key=keys.cell_key(cell.batchId, cell.angleKey, cell.colorKey),
+            UpdateExpression="SET taskToken = :token, updatedAt = :now",
+            ExpressionAttributeValues=values(token=task_token, now=now_iso()),
+        )
+
+    def mark_processing(self, batch_id: str, angle_key: str, color_key: str | None) -> Cell | None:
+        """queued -> processing. None when the cell is already further on."""
+        answer: dict[str, Any] = {}
+        with conditional() as changed:
+            answer = self.table.client.update_item(
+                TableName=self.table.name,
+                Key=keys.cell_key(batch_id, angle_key, color_key),
+                UpdateExpression="SET #status = :processing, startedAt = :now, updatedAt = :now, GSI1SK = :now",
+                ConditionExpression="#status = :queued",
+                ExpressionAttributeNames=_STATUS,
+                ExpressionAttributeValues=values(processing=CellStatus.PROCESSING, queued=CellStatus.QUEUED, now=now_iso()),
+                ReturnValues="ALL_NEW",
+            )
+        return Cell.model_validate(from_item(answer["Attributes"])) if changed.held else None
+
+    def complete_cell(self, cell: Cell, owner: str, image_key: str, thumb_key: str) -> Cell | None:
+        """One transaction: cell completed + gallery asset (exactly once) + batch counter.
+
+        Returns the completed cell, or None when the cell was already terminal (nothing written).
+        """
+        now = now_iso()
+        asset_id = keys.asset_id(cell.batchId, cell.angleKey, cell.colorKey)
+        asset = {**keys.asset_ids(owner, now, asset_id), "assetId": asset_id,
+                 "batchId": cell.batchId, "angleKey": cell.angleKey, "colorKey": cell.colorKey,
+                 "imageKey": image_key, "thumbKey": thumb_key, "createdAt": now}
+        guard = {**keys.asset_guard_ids(asset_id), "assetSk": asset["SK"]}
+        with conditional() as changed:
+            self.table.client.transact_write_items(
+                TransactItems=[
+                    _open_cell_update(
+                        self.table.name, cell.batchId, cell.angleKey, cell.colorKey,
+                        "SET #status = :completed, imageKey = :image, thumbKey = :thumb, completedAt = :now, "
+                        "updatedAt = :now REMOVE GSI1PK, GSI1SK, #error",
+                        image=image_key, thumb=thumb_key, now=now,
+                    ),
+                    {"Put": {"TableName": self.table.name, "Item": to_item(guard),
+                             "ConditionExpression": "attribute_not_exists(PK)"}},
+                    {"Put": {"TableName": self.table.name, "Item": to_item(asset)}},
+                    counter_update(self.table.name, cell.batchId, "completedJobs", now),
+                ]
+            )
+        if not changed.held:
+            return None
+        return cell.model_copy(update={"status": CellStatus.COMPLETED, "imageKey": image_key, "thumbKey": thumb_key,
+                                       "completedAt": now, "error": None})
+
+    def fail_cell(self, batch_id: str, angle_key: str, color_key: str | None, error: str) -> Cell | None:
+        """Marks a cell failed with its reason. None when it was already terminal."""
+        now = now_iso()
+        with conditional() as changed:
+            self.table.client.transact_write_items(
+                TransactItems=[
+                    _open_cell_update(
+                        self.table.name, batch_id, angle_key, color_key,
+                        "SET #status = :failed, #error = :error, completedAt = :now, updatedAt = :now REMOVE GSI1PK, GSI1SK",
+                        error=error[:1000], now=now,
+                    ),
+                    counter_update(self.table.name, batch_id, "failedJobs", now),
+                ]
+            )
+        if not changed.held:
+            return None
+        item = self.table.get(keys.cell_key(batch_id, angle_key, color_key))
+        return Cell.model_validate(item) if item else None
+
+    def mark_task_notified(self, cell: Cell, task_token: str) -> None:
+        """The workflow has this terminal cell's outcome: drop the token (a newer one stays).
+
+        complete_cell/fail_cell keep the token so that a retried delivery can still resume the
+        workflow when the process died between the cell write and SendTaskSuccess/Failure.
+        """
+        with conditional():
+            self.table.client.update_item(
+                TableName=self.table.name,
+                Key=keys.cell_key(cell.batchId, cell.angleKey, cell.colorKey),
+                UpdateExpression="SET taskNotifiedAt = :now REMOVE taskToken",
+                ConditionExpression="taskToken = :token",
+                ExpressionAttributeValues=values(now=now_iso(), token=task_token),
+            )
+
+    def list_pending_cells(self, updated_before: str, limit: int = 200) -> list[Cell]:
+        """Cells with a prediction in flight whose last change is older than updated_before."""
+        items = self.table.query(
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pending AND GSI1SK < :before",
+            ExpressionAttributeValues=values(pending=keys.PENDING, before=updated_before),
+            max_items=limit,
+        )
+        return [Cell.model_validate(item) for item in items]
+
+    def touch_pending(self, cell: Cell) -> None:
+        with conditional():
+            self.table.client.update_item(
+                TableName=self.table.name,
+                Key=keys.cell_key(cell.batchId, cell.angleKey, cell.colorKey),
+                UpdateExpression="SET GSI1SK = :now",
+                ConditionExpression="GSI1PK = :pending",
+                ExpressionAttributeValues=values(now=now_iso(), pending=keys.PENDING),
+            )

@@ -1,0 +1,205 @@
+"""The workflow's task bodies: RunPrediction (start a cell's prediction once), RecordFailure (a
+failure the workflow caught) and FinalizeBatch (the end of a run). Outcomes of predictions go
+through ``marketplace.cells``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from . import predictions, workflow
+from .cells import PREDICTION_FAILED, push, push_cell, resume
+from .domain import Batch, Cell, CellStatus
+from .errors import NotFound, StateConflict, ValidationFailed
+from .observability import logger, metrics
+from .repository import get_repository
+from .source_urls import own_upload_key
+from .urls import HANDOVER_URL_SECONDS, object_url
+from .views import BATCH_COMPLETED
+
+RUN_ENDED = "the workflow ended before this cell finished"
+
+
+# ----- RunPrediction ----------------------------------------------------------------------
+
+
+def webhook_url_for(base: str, batch_id: str, angle_key: str, color_key: str | None) -> str:
+    query = {"batchId": batch_id, "angleKey": angle_key}
+    if color_key:
+        query["colorKey"] = color_key
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}{urlencode(query)}"
+
+
+def start_cell_prediction(
+    batch_id: str,
+    run_id: str | None,
+    angle_key: str,
+    color_key: str | None,
+    task_token: str,
+    webhook_base_url: str,
+) -> dict[str, Any]:
+    """Starts the cell's prediction once; a re-invocation only hands over the new task token.
+    A cell of another run (a colourise run crosses its angles and colours, and some pairs were
+    made earlier) is let pass at once: its own run owns it."""
+    repo = get_repository()
+    cell = repo.get_cell(batch_id, angle_key, color_key)
+    if cell is None:
+        raise NotFound(f"cell {angle_key}/{color_key or '-'} of batch {batch_id} not found", field="cell")
+    if run_id and not cell.owned_by_run(run_id):
+        logger.info("cell belongs to another run: passed", extra={"owning_run": cell.runId or batch_id})
+        workflow.send_task_success(task_token, {"passed": True})
+        return {"predictionId": cell.predictionId, "otherRun": True}
+
+    if cell.status.terminal:
+        logger.info("cell already terminal: resuming the workflow at once", extra={"status": cell.status})
+        resume(cell, task_token)
+        return {"predictionId": cell.predictionId, "alreadyTerminal": True}
+
+    if cell.predictionId:
+        repo.update_task_token(cell, task_token)
+        logger.info("prediction already started: task token updated", extra={"prediction_id": cell.predictionId})
+        latest = repo.get_cell(batch_id, angle_key, color_key)
+        if latest is not None and latest.status.terminal:
+            # It finished while we swapped tokens: the finisher may have used the old token.
+            resume(latest, task_token)
+        return {"predictionId": cell.predictionId, "reused": True}
+
+    batch = repo.get_batch(batch_id)
+    if batch is None:
+        raise NotFound(f"batch {batch_id} not found", field="batchId")
+    if not cell.prompt:
+        raise ValidationFailed(f"cell {cell.label} has no prompt", field="prompt")
+    image_input = _image_input(batch, cell)
+
+    webhook = webhook_url_for(webhook_base_url, batch_id, angle_key, color_key)
+    prediction_id = predictions.start_prediction(cell.prompt, image_input, webhook)
+    logger.debug(
+        f"[MP] enqueue {cell.label}",
+        extra={"angle_key": angle_key, "color_key": color_key, "prediction_id": prediction_id,
+               "prompt_length": len(cell.prompt), "image_count": len(image_input)},
+    )
+    try:
+        repo.record_prediction(cell, batch.owner, prediction_id, task_token, image_input)
+    except StateConflict:
+        # The cell was closed meanwhile (e.g. its angle failed): the workflow already moved on.
+        logger.info("cell closed before its prediction was recorded", extra={"prediction_id": prediction_id})
+        resume(repo.get_cell(batch_id, angle_key, color_key) or cell, task_token)
+    metrics.add_metric(name="PredictionsStarted", unit="Count", value=1)
+    return {"predictionId": prediction_id}
+
+
+def _image_input(batch: Batch, cell: Cell) -> list[str]:
+    """What Replicate fetches, signed now: a URL signed earlier (at upload, or when the angle was
+    stored) dies with the Lambda role's session, which lasts hours; colourise-later runs days on."""
+    if cell.is_angle:
+        sources = [handover_url(url) for url in batch.sourceImageUrls]
+        if not sources:
+            raise ValidationFailed("the batch has no source images", field="sourceImageUrls")
+        return sources
+    angle = get_repository().get_cell(cell.batchId, cell.angleKey, None)
+    if angle is None or not angle.imageKey:
+        raise ValidationFailed(f"angle {cell.angleKey} has no output to colour", field="imageKey")
+    return [object_url(angle.imageKey, expires_in=HANDOVER_URL_SECONDS)]
+
+
+def handover_url(url: str) -> str:
+    """An own upload re-signed for Replicate; any other (allow-listed https) URL as it is."""
+    key = own_upload_key(url)
+    return object_url(key, expires_in=HANDOVER_URL_SECONDS) if key else url
+
+
+# ----- RecordFailure ----------------------------------------------------------------------
+
+
+def failure_reason(error: Mapping[str, Any] | None) -> str:
+    """A readable reason from the workflow's ``{Error, Cause}`` (a Lambda's Cause is JSON)."""
+    error = error or {}
+    name = str(error.get("Error") or "States.TaskFailed")
+    cause = error.get("Cause")
+    message = ""
+    if isinstance(cause, str) and cause:
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            parsed = None
+        message = str(parsed.get("errorMessage") or parsed.get("Cause") or "") if isinstance(parsed, dict) else cause
+    if name == PREDICTION_FAILED and message:
+        return message
+    if name in ("States.Timeout", "States.HeartbeatTimeout"):
+        return "timed out waiting for the prediction"
+    return f"{name}: {message}" if message else name
+
+
+def _owner(batch_id: str) -> str | None:
+    batch = get_repository().get_batch(batch_id)
+    return batch.owner if batch else None
+
+
+def record_failure(batch_id: str, angle_key: str, color_key: str | None, error: Mapping[str, Any] | None) -> int:
+    """Fails the cell if still open and, for an angle, its open colour cells. Returns how many
+    cells this call failed."""
+    repo = get_repository()
+    reason = failure_reason(error)
+    owner = _owner(batch_id)
+    count = 0
+    failed = repo.fail_cell(batch_id, angle_key, color_key, reason)
+    if failed is not None:
+        count += 1
+        push_cell(owner, failed)
+        if failed.taskToken:
+            repo.mark_task_notified(failed, failed.taskToken)
+    if color_key:
+        return count
+    cells = [c for c in repo.list_cells(batch_id) if c.angleKey == angle_key]
+    angle = next((c for c in cells if c.is_angle), None)
+    if angle and angle.status == CellStatus.FAILED and angle.error:
+        reason = angle.error  # the cell's own reason beats the workflow's summary
+    for cell in cells:
+        if cell.is_angle or cell.status.terminal:
+            continue
+        closed = repo.fail_cell(batch_id, angle_key, cell.colorKey, f"angle {angle_key} failed: {reason}")
+        if closed is not None:
+            count += 1
+            push_cell(owner, closed)
+    if count:
+        metrics.add_metric(name="CellsFailed", unit="Count", value=count)
+    return count
+
+
+# ----- FinalizeBatch ----------------------------------------------------------------------
+
+
+def close_open_cells(batch_id: str, run_id: str, workflow_error: Mapping[str, Any] | None) -> int:
+    """Every branch of the run has ended, so a cell of the run still open was left by a branch
+    that ended abnormally (RecordFailure out of retries, a runtime error, a timeout): it fails
+    with the reason, so the batch can complete. Returns how many cells this call failed."""
+    repo = get_repository()
+    reason = RUN_ENDED
+    if workflow_error and workflow_error.get("Error"):
+        reason = f"{RUN_ENDED} ({failure_reason(workflow_error)})"
+    owner = _owner(batch_id)
+    count = 0
+    for cell in repo.list_cells(batch_id):
+        if cell.status.terminal or not cell.owned_by_run(run_id):
+            continue
+        failed = repo.fail_cell(batch_id, cell.angleKey, cell.colorKey, reason)
+        if failed is not None:
+            count += 1
+            push_cell(owner, failed)
+    if count:
+        logger.warning("cells left open by the run failed", extra={"cells": count, "reason": reason})
+        metrics.add_metric(name="CellsFailed", unit="Count", value=count)
+    return count
+
+
+def finalize_batch(batch_id: str) -> bool:
+    """Marks the batch completed when every cell is terminal; announces it once."""
+    batch = get_repository().complete_batch_if_done(batch_id)
+    if batch is None:
+        return False
+    push(batch.owner, BATCH_COMPLETED, {"batchId": batch_id})
+    metrics.add_metric(name="BatchesCompleted", unit="Count", value=1)
+    return True
