@@ -18,15 +18,6 @@ from marketplace.presets.model import MAX_SHEET_BYTES
 if TYPE_CHECKING:  # requests is imported when a sheet is fetched: most routes never need it
     import requests
 
-__all__ = [
-    "FETCH_ATTEMPTS",
-    "FETCH_TIMEOUT",
-    "FETCH_TOTAL_SECONDS",
-    "RETRY_DELAY_SECONDS",
-    "SheetFetchError",
-    "fetch_sheet",
-    "safe_url",
-]
 
 FETCH_TIMEOUT: tuple[float, float] = (3.0, 10.0)  # (connect, read) seconds
 FETCH_TOTAL_SECONDS = 30.0  # per attempt, against a server that drips bytes

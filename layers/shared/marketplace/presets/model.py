@@ -8,26 +8,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = [
-    "ANGLE_GENERATION",
-    "ANGLE_PLACEHOLDERS",
-    "COLORIZATION",
-    "COLOR_PLACEHOLDERS",
-    "KEY_PATTERN",
-    "MAX_SHEET_BYTES",
-    "MAX_SHEET_ROWS",
-    "PLACEHOLDER_PATTERN",
-    "REQUIRED_TEMPLATES",
-    "SHEETS",
-    "SHEET_ANGLES",
-    "SHEET_COLORS",
-    "SHEET_GLOBAL",
-    "AnglePreset",
-    "ColorPreset",
-    "Presets",
-    "PromptTemplate",
-]
-
 SHEET_GLOBAL = "GlobalPrompts"
 SHEET_ANGLES = "AnglePresets"
 SHEET_COLORS = "ColorPresets"

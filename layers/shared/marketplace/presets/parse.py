@@ -28,17 +28,6 @@ from marketplace.presets.model import (
     PromptTemplate,
 )
 
-__all__ = [
-    "SHEET_PARSERS",
-    "assemble",
-    "parse_angle_presets",
-    "parse_bool",
-    "parse_color_presets",
-    "parse_global_prompts",
-    "parse_presets",
-    "placeholders_in",
-]
-
 _ORDER_PATTERN = re.compile(r"([+-]?)(\d{1,9})(?:\.0*)?")
 _HEADER_SEPARATORS = re.compile(r"[\s\-]+")
 _VARIABLE_SPLIT = re.compile(r"[\s,;|]+")

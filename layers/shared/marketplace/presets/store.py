@@ -21,15 +21,6 @@ from marketplace.presets.fetch import SheetFetchError, fetch_sheet
 from marketplace.presets.model import MAX_SHEET_BYTES, SHEET_ANGLES, SHEET_COLORS, SHEET_GLOBAL, SHEETS, Presets
 from marketplace.presets.parse import SHEET_PARSERS, assemble
 
-__all__ = [
-    "ERROR_CACHE_SECONDS",
-    "LAST_GOOD_PREFIX",
-    "PresetsStore",
-    "get_presets",
-    "last_good_key",
-    "reset_presets_cache",
-]
-
 LAST_GOOD_PREFIX = "presets/last-good/"
 ERROR_CACHE_SECONDS = 5.0  # a failed refresh is remembered this long (capped by cache_seconds)
 
