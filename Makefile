@@ -31,6 +31,7 @@ lint: install
 test: install chromium deploy-checks
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	node --test tests/web/*.test.mjs
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install

@@ -122,6 +122,15 @@ export class Api {
   }
 }
 
+/** The bearer token of a deployed stack, from localStorage.mpToken (null when none or no storage). */
+export function storedToken() {
+  try {
+    return localStorage.getItem("mpToken") || null;
+  } catch {
+    return null;
+  }
+}
+
 /** PUT the raw file bytes to a presigned URL with exactly the headers the API returned. */
 export async function putFile(upload, file) {
   let res;

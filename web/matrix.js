@@ -2,15 +2,12 @@
 // one column per paint colour. Cell elements are keyed and updated in place so that images
 // never reload or flicker when other cells change.
 
+import { assetIdOf, cellKey } from "./batch_state.js";
 import { el, icon } from "./dom.js";
-
-export const TERMINAL = new Set(["completed", "failed"]);
-export const cellKey = (angleKey, colorKey) => `${angleKey}|${colorKey || ""}`;
-export const assetIdOf = (batchId, angleKey, colorKey) => `${batchId}.${angleKey}.${colorKey || "angle"}`;
 
 const STATUS_TEXT = { queued: "Queued", processing: "Generating…", completed: "Ready", failed: "Failed" };
 
-/** Rows and columns of a batch model. */
+/** Rows and columns of a batch (a BatchState of batch_state.js). */
 export function layoutOf(batch, colorOrder) {
   const cells = [...batch.cells.values()];
   const rows = [...new Set([...batch.angles, ...cells.map((c) => c.angleKey)])];
@@ -38,6 +35,11 @@ export class MatrixView {
     this.structure = "";
     this.batchId = null;
     this.emptyState = host.querySelector(".empty-state");
+  }
+
+  /** Rebuild the table at the next render (the preset labels changed). */
+  relabel() {
+    this.structure = "";
   }
 
   clear() {
