@@ -3,7 +3,7 @@
 // of batch_state.js), routes WebSocket events to it and redraws the views. docs/WEB.md has the map.
 
 import { Api, loadConfig, storedToken } from "./api.js";
-import { BATCH_COMPLETED, BatchState, JOB_UPDATED, assetIdOf, cellKey } from "./batch_state.js";
+import { BATCH_COMPLETED, BatchState, JOB_UPDATED, STATUS, assetIdOf, cellKey } from "./batch_state.js";
 import { SetupForm } from "./form.js";
 import { GalleryView, SavedAssets } from "./gallery.js";
 import { Presets, plural } from "./labels.js";
@@ -196,9 +196,9 @@ function colorizeState(angleKey) {
   const batch = state.batch;
   if (!batch || batch.autoColorize) return { visible: false };
   const angle = batch.cells.get(cellKey(angleKey, null));
-  if (!angle || angle.status === "failed") return { visible: false };
+  if (!angle || angle.status === STATUS.FAILED) return { visible: false };
   if (state.colorizing.has(angleKey)) return { visible: true, enabled: false, busy: true, count: 0, reason: "Colorizing…" };
-  if (angle.status !== "completed") return { visible: true, enabled: false, count: 0, reason: "Available when the angle shot is ready" };
+  if (angle.status !== STATUS.COMPLETED) return { visible: true, enabled: false, count: 0, reason: "Available when the angle shot is ready" };
   if (!form.selColors.size) return { visible: true, enabled: false, count: 0, reason: "Pick paint colours in the left panel" };
   const missing = batch.missingColors(angleKey, form.selectedColors());
   if (!missing.length) return { visible: true, enabled: false, count: 0, reason: "Already made in every selected colour" };

@@ -10,12 +10,14 @@
 /** Forward order of a cell's status; the two terminal statuses share the last rank. */
 export const STATUS_RANK = Object.freeze({ queued: 0, processing: 1, completed: 2, failed: 2 });
 export const STATUSES = Object.freeze(Object.keys(STATUS_RANK));
+/** The statuses by name, so no other module spells them. */
+export const STATUS = Object.freeze(Object.fromEntries(STATUSES.map((name) => [name.toUpperCase(), name])));
 
 const LAST_RANK = Math.max(...Object.values(STATUS_RANK));
 
 /** A status the page knows, else "queued" (an unknown or missing status never counts as progress). */
 export function normalStatus(status) {
-  return typeof status === "string" && Object.hasOwn(STATUS_RANK, status) ? status : "queued";
+  return typeof status === "string" && Object.hasOwn(STATUS_RANK, status) ? status : STATUS.QUEUED;
 }
 
 /** completed or failed: the cell is done and never changes status again. */

@@ -2,7 +2,7 @@
 // one column per paint colour. Cell elements are keyed and updated in place so that images
 // never reload or flicker when other cells change.
 
-import { assetIdOf, cellKey } from "./batch_state.js";
+import { STATUS, assetIdOf, cellKey } from "./batch_state.js";
 import { el, icon } from "./dom.js";
 
 const STATUS_TEXT = { queued: "Queued", processing: "Generating…", completed: "Ready", failed: "Failed" };
@@ -150,7 +150,7 @@ export class MatrixView {
     node.dataset.status = cell.status;
     const what = `${ctx.angleLabel(cell.angleKey)}${cell.colorKey ? " · " + ctx.colorLabel(cell.colorKey) : ""}`;
     node.setAttribute("aria-label", `${what}: ${STATUS_TEXT[cell.status] || cell.status}`);
-    node.setAttribute("aria-busy", String(cell.status === "processing"));
+    node.setAttribute("aria-busy", String(cell.status === STATUS.PROCESSING));
 
     const tag = cell.colorKey
       ? el("span", { class: "cell-tag" }, [
@@ -161,7 +161,7 @@ export class MatrixView {
 
     let media;
     let actions = null;
-    if (cell.status === "completed" && (cell.thumbUrl || cell.imageUrl)) {
+    if (cell.status === STATUS.COMPLETED && (cell.thumbUrl || cell.imageUrl)) {
       const img = el("img", { src: cell.thumbUrl || cell.imageUrl, alt: `${what}, studio image`, decoding: "async" });
       img.addEventListener("error", () => node.classList.add("img-broken"), { once: true });
       media = el("button", { type: "button", class: "cell-media thumb-btn", "aria-label": `Open ${what} full size` }, [img, tag]);
@@ -183,14 +183,14 @@ export class MatrixView {
       }, el("span", { class: "btn-label" }, saved ? "Saved ✓" : "Save to Gallery"));
       save.addEventListener("click", () => ctx.onSave(cell));
       actions = el("div", { class: "cell-actions" }, [dl, save]);
-    } else if (cell.status === "failed") {
+    } else if (cell.status === STATUS.FAILED) {
       media = el("div", { class: "cell-media placeholder failed" }, [
         icon("alert"),
         el("span", { class: "ph-title" }, "Failed"),
         el("span", { class: "ph-reason", title: cell.error || "" }, cell.error || "The image could not be generated."),
         tag,
       ]);
-    } else if (cell.status === "processing") {
+    } else if (cell.status === STATUS.PROCESSING) {
       media = el("div", { class: "cell-media placeholder processing" }, [
         el("span", { class: "spinner", "aria-hidden": "true" }),
         el("span", { class: "ph-title" }, "Generating…"),
@@ -199,7 +199,7 @@ export class MatrixView {
     } else {
       media = el("div", { class: "cell-media placeholder queued" }, [
         icon("clock"),
-        el("span", { class: "ph-title" }, cell.status === "completed" ? "Ready" : "Queued"),
+        el("span", { class: "ph-title" }, cell.status === STATUS.COMPLETED ? "Ready" : "Queued"),
         tag,
       ]);
     }
@@ -228,7 +228,7 @@ export class MatrixView {
     for (const a of rows) {
       for (const c of [null, ...cols]) {
         const cell = batch.cells.get(cellKey(a, c));
-        if (cell && cell.status === "completed" && (cell.imageUrl || cell.thumbUrl)) out.push(cellKey(a, c));
+        if (cell && cell.status === STATUS.COMPLETED && (cell.imageUrl || cell.thumbUrl)) out.push(cellKey(a, c));
       }
     }
     return out;

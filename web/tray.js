@@ -2,7 +2,7 @@
 // item per open cell, processing first, then queued in matrix order. A finished cell's item leaves
 // at once, a failed one after 4 s (showing "Failed" meanwhile).
 
-import { cellKey, isTerminal } from "./batch_state.js";
+import { STATUS, cellKey, isTerminal } from "./batch_state.js";
 import { el, icon } from "./dom.js";
 
 const FAILED_LINGER_MS = 4000;
@@ -65,11 +65,11 @@ export class JobsTray {
         this.setStatus(item, cell);
       } else if (item && !item.leaving) {
         this.setStatus(item, cell);
-        this.leave(key, cell.status === "failed" ? FAILED_LINGER_MS : 0);
+        this.leave(key, cell.status === STATUS.FAILED ? FAILED_LINGER_MS : 0);
       }
     }
     // processing first, then queued, in matrix order
-    const live = [...list.children].filter((n) => n.dataset.status === "processing");
+    const live = [...list.children].filter((n) => n.dataset.status === STATUS.PROCESSING);
     for (const n of live.reverse()) list.prepend(n);
     this.updateCount();
   }
@@ -103,10 +103,10 @@ export class JobsTray {
     item.status = cell.status;
     item.node.dataset.status = cell.status;
     const s = item.node.querySelector(".job-status");
-    if (cell.status === "processing") s.replaceChildren(el("span", { class: "spinner sm", "aria-hidden": "true" }), "Generating");
-    else if (cell.status === "failed") s.replaceChildren(icon("alert"), "Failed");
+    if (cell.status === STATUS.PROCESSING) s.replaceChildren(el("span", { class: "spinner sm", "aria-hidden": "true" }), "Generating");
+    else if (cell.status === STATUS.FAILED) s.replaceChildren(icon("alert"), "Failed");
     else s.replaceChildren("Queued");
-    if (cell.status === "failed") item.node.title = cell.error || "";
+    if (cell.status === STATUS.FAILED) item.node.title = cell.error || "";
   }
 
   leave(key, delay) {
