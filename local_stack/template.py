@@ -112,6 +112,21 @@ def sam_merge(global_value: Any, local_value: Any) -> Any:
 # The template and its resolution context
 
 
+# ARNs by resource type, as CloudFormation would return them for !GetAtt X.Arn / !Ref.
+_ARN_PATTERNS = {
+    "AWS::Serverless::Function": "arn:{p}:lambda:{r}:{a}:function:{name}",
+    "AWS::Lambda::Function": "arn:{p}:lambda:{r}:{a}:function:{name}",
+    "AWS::DynamoDB::Table": "arn:{p}:dynamodb:{r}:{a}:table/{name}",
+    "AWS::S3::Bucket": "arn:{p}:s3:::{name}",
+    "AWS::Serverless::StateMachine": "arn:{p}:states:{r}:{a}:stateMachine:{name}",
+    "AWS::StepFunctions::StateMachine": "arn:{p}:states:{r}:{a}:stateMachine:{name}",
+    "AWS::Serverless::LayerVersion": "arn:{p}:lambda:{r}:{a}:layer:{name}:1",
+    "AWS::IAM::Role": "arn:{p}:iam::{a}:role/{name}",
+    "AWS::SQS::Queue": "arn:{p}:sqs:{r}:{a}:{name}",
+    "AWS::SNS::Topic": "arn:{p}:sns:{r}:{a}:{name}",
+}
+
+
 @dataclass
 class Template:
     """A parsed template, resolved against a local context."""
@@ -235,22 +250,9 @@ class Template:
         rtype = self.data["Resources"][logical_id].get("Type", "")
         name = self.physical_name(logical_id)
         p, r, a = self.partition, self.region, self.account_id
-        if rtype in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
-            return f"arn:{p}:lambda:{r}:{a}:function:{name}"
-        if rtype == "AWS::DynamoDB::Table":
-            return f"arn:{p}:dynamodb:{r}:{a}:table/{name}"
-        if rtype == "AWS::S3::Bucket":
-            return f"arn:{p}:s3:::{name}"
-        if rtype in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
-            return f"arn:{p}:states:{r}:{a}:stateMachine:{name}"
-        if rtype == "AWS::Serverless::LayerVersion":
-            return f"arn:{p}:lambda:{r}:{a}:layer:{name}:1"
-        if rtype == "AWS::IAM::Role":
-            return f"arn:{p}:iam::{a}:role/{name}"
-        if rtype == "AWS::SQS::Queue":
-            return f"arn:{p}:sqs:{r}:{a}:{name}"
-        if rtype == "AWS::SNS::Topic":
-            return f"arn:{p}:sns:{r}:{a}:{name}"
+        pattern = _ARN_PATTERNS.get(rtype)
+        if pattern:
+            return pattern.format(p=p, r=r, a=a, name=name)
         service = rtype.split("::")[1].lower() if rtype.count("::") >= 2 else "local"
         return f"arn:{p}:{service}:{r}:{a}:{name}"
 

@@ -209,22 +209,22 @@ def _decode_cursor(cursor: str) -> tuple[str, int] | None:
         return None
 
 
-@_authenticated
-async def get_prediction(request: Request) -> Response:
-    """GET /v1/predictions/{id}"""
-    prediction = _store(request).get_prediction(request.path_params["id"])
+def _prediction_or_404(prediction: dict[str, Any] | None) -> Response:
     if prediction is None:
         return problem(404, "Not found", "The requested resource could not be found.")
     return JSONResponse(prediction)
+
+
+@_authenticated
+async def get_prediction(request: Request) -> Response:
+    """GET /v1/predictions/{id}"""
+    return _prediction_or_404(_store(request).get_prediction(request.path_params["id"]))
 
 
 @_authenticated
 async def cancel_prediction(request: Request) -> Response:
     """POST /v1/predictions/{id}/cancel"""
-    prediction = _store(request).cancel(request.path_params["id"])
-    if prediction is None:
-        return problem(404, "Not found", "The requested resource could not be found.")
-    return JSONResponse(prediction)
+    return _prediction_or_404(_store(request).cancel(request.path_params["id"]))
 
 
 @_authenticated

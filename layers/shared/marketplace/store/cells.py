@@ -39,19 +39,16 @@ class CellRows:
         now = now_iso()
         pointer = {**keys.pointer_ids(prediction_id), "batchId": cell.batchId,
                    "angleKey": cell.angleKey, "colorKey": cell.colorKey, "owner": owner}
-        with conditional() as recorded:
-            self.table.client.transact_write_items(
-                TransactItems=[
-                    _open_cell_update(
-                        self.table.name, cell.batchId, cell.angleKey, cell.colorKey,
-                        "SET predictionId = :pid, taskToken = :token, imageInput = :input, GSI1PK = :pending, "
-                        "GSI1SK = :now, updatedAt = :now, predictionCount = if_not_exists(predictionCount, :zero) + :one",
-                        pid=prediction_id, token=task_token, input=image_input, pending=keys.PENDING, now=now, zero=0, one=1,
-                    ),
-                    {"Put": {"TableName": self.table.name, "Item": to_item(pointer)}},
-                ]
-            )
-        if not recorded.held:
+        recorded = self.table.transact([
+            _open_cell_update(
+                self.table.name, cell.batchId, cell.angleKey, cell.colorKey,
+                "SET predictionId = :pid, taskToken = :token, imageInput = :input, GSI1PK = :pending, "
+                "GSI1SK = :now, updatedAt = :now, predictionCount = if_not_exists(predictionCount, :zero) + :one",
+                pid=prediction_id, token=task_token, input=image_input, pending=keys.PENDING, now=now, zero=0, one=1,
+            ),
+            {"Put": {"TableName": self.table.name, "Item": to_item(pointer)}},
+        ])
+        if not recorded:
             raise StateConflict("cell is already terminal", field="cell")
 
     def update_task_token(self, cell: Cell, task_token: str) -> None:
@@ -88,22 +85,18 @@ class CellRows:
                  "batchId": cell.batchId, "angleKey": cell.angleKey, "colorKey": cell.colorKey,
                  "imageKey": image_key, "thumbKey": thumb_key, "createdAt": now}
         guard = {**keys.asset_guard_ids(asset_id), "assetSk": asset["SK"]}
-        with conditional() as changed:
-            self.table.client.transact_write_items(
-                TransactItems=[
-                    _open_cell_update(
-                        self.table.name, cell.batchId, cell.angleKey, cell.colorKey,
-                        "SET #status = :completed, imageKey = :image, thumbKey = :thumb, completedAt = :now, "
-                        "updatedAt = :now REMOVE GSI1PK, GSI1SK, #error",
-                        image=image_key, thumb=thumb_key, now=now,
-                    ),
-                    {"Put": {"TableName": self.table.name, "Item": to_item(guard),
-                             "ConditionExpression": "attribute_not_exists(PK)"}},
-                    {"Put": {"TableName": self.table.name, "Item": to_item(asset)}},
-                    counter_update(self.table.name, cell.batchId, "completedJobs", now),
-                ]
-            )
-        if not changed.held:
+        completed = self.table.transact([
+            _open_cell_update(
+                self.table.name, cell.batchId, cell.angleKey, cell.colorKey,
+                "SET #status = :completed, imageKey = :image, thumbKey = :thumb, completedAt = :now, "
+                "updatedAt = :now REMOVE GSI1PK, GSI1SK, #error",
+                image=image_key, thumb=thumb_key, now=now,
+            ),
+            {"Put": {"TableName": self.table.name, "Item": to_item(guard), "ConditionExpression": "attribute_not_exists(PK)"}},
+            {"Put": {"TableName": self.table.name, "Item": to_item(asset)}},
+            counter_update(self.table.name, cell.batchId, "completedJobs", now),
+        ])
+        if not completed:
             return None
         return cell.model_copy(update={"status": CellStatus.COMPLETED, "imageKey": image_key, "thumbKey": thumb_key,
                                        "completedAt": now, "error": None})
@@ -111,18 +104,15 @@ class CellRows:
     def fail_cell(self, batch_id: str, angle_key: str, color_key: str | None, error: str) -> Cell | None:
         """Marks a cell failed with its reason. None when it was already terminal."""
         now = now_iso()
-        with conditional() as changed:
-            self.table.client.transact_write_items(
-                TransactItems=[
-                    _open_cell_update(
-                        self.table.name, batch_id, angle_key, color_key,
-                        "SET #status = :failed, #error = :error, completedAt = :now, updatedAt = :now REMOVE GSI1PK, GSI1SK",
-                        error=error[:1000], now=now,
-                    ),
-                    counter_update(self.table.name, batch_id, "failedJobs", now),
-                ]
-            )
-        if not changed.held:
+        failed = self.table.transact([
+            _open_cell_update(
+                self.table.name, batch_id, angle_key, color_key,
+                "SET #status = :failed, #error = :error, completedAt = :now, updatedAt = :now REMOVE GSI1PK, GSI1SK",
+                error=error[:1000], now=now,
+            ),
+            counter_update(self.table.name, batch_id, "failedJobs", now),
+        ])
+        if not failed:
             return None
         item = self.table.get(keys.cell_key(batch_id, angle_key, color_key))
         return Cell.model_validate(item) if item else None

@@ -97,6 +97,12 @@ class Table:
         item = answer.get("Item")
         return from_item(item) if item else None
 
+    def transact(self, items: list[dict[str, Any]]) -> bool:
+        """One TransactWriteItems; False when a condition failed (nothing was written)."""
+        with conditional() as outcome:
+            self._client.transact_write_items(TransactItems=items)
+        return outcome.held
+
     def query(self, max_items: int | None = None, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Every matching item (plain values), following pages up to max_items."""
         kwargs["TableName"] = self._table
