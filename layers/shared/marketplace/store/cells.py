@@ -123,14 +123,7 @@ class CellRows:
         complete_cell/fail_cell keep the token so that a retried delivery can still resume the
         workflow when the process died between the cell write and SendTaskSuccess/Failure.
         """
-        with conditional():
-            self.table.client.update_item(
-                TableName=self.table.name,
-                Key=keys.cell_key(cell.batchId, cell.angleKey, cell.colorKey),
-                UpdateExpression="SET taskNotifiedAt = :now REMOVE taskToken",
-                ConditionExpression="taskToken = :token",
-                ExpressionAttributeValues=values(now=now_iso(), token=task_token),
-            )
+        self._set_if(cell, "SET taskNotifiedAt = :now REMOVE taskToken", "taskToken = :token", token=task_token)
 
     def list_pending_cells(self, updated_before: str, limit: int = 200) -> list[Cell]:
         """Cells with a prediction in flight whose last change is older than updated_before."""
@@ -143,11 +136,16 @@ class CellRows:
         return [Cell.model_validate(item) for item in items]
 
     def touch_pending(self, cell: Cell) -> None:
+        """The next sweep waits again for this still-running prediction."""
+        self._set_if(cell, "SET GSI1SK = :now", "GSI1PK = :pending", pending=keys.PENDING)
+
+    def _set_if(self, cell: Cell, expression: str, condition: str, **named: Any) -> None:
+        """An update that only applies while condition holds (``:now`` is always bound)."""
         with conditional():
             self.table.client.update_item(
                 TableName=self.table.name,
                 Key=keys.cell_key(cell.batchId, cell.angleKey, cell.colorKey),
-                UpdateExpression="SET GSI1SK = :now",
-                ConditionExpression="GSI1PK = :pending",
-                ExpressionAttributeValues=values(now=now_iso(), pending=keys.PENDING),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values(now=now_iso(), **named),
             )
