@@ -15,26 +15,38 @@ class DomainError(Exception):
 
 
 class ValidationFailed(DomainError):
+    """Bad input (422): the field names what to fix."""
+
     code = "validation_failed"
 
 
 class NotFound(DomainError):
+    """No such thing for this user (404): another owner's batch looks missing too."""
+
     code = "not_found"
 
 
 class Conflict(DomainError):
+    """The request clashes with the current state (409), e.g. a reused Idempotency-Key."""
+
     code = "conflict"
 
 
 class Unauthorized(DomainError):
+    """No valid user, ticket or connection (401/403)."""
+
     code = "unauthorized"
 
 
 class PayloadTooLarge(DomainError):
+    """A body over our own cap (413), below API Gateway's."""
+
     code = "payload_too_large"
 
 
 class PresetsUnavailable(DomainError):
+    """The sheets cannot be read and no last good copy exists (503)."""
+
     code = "presets_unavailable"
 
 
@@ -69,6 +81,8 @@ class ReplicateRejected(Exception):
 
 
 class WebhookRejected(DomainError):
+    """A delivery whose signature, timestamp or headers do not verify (401): nothing changes."""
+
     code = "invalid_signature"
 
 
