@@ -209,8 +209,13 @@ class Gateway:
         except IntegrationTimeoutError as exc:
             self._emit(f"{exc} ({route.route_key})")
             return _json(503, {"message": "Service Unavailable"}, cors_headers + request_id_header)
-        except (FunctionTimeoutError, RequestTooLargeError, ResponseTooLargeError) as exc:
-            # The integration failed (Lambda refused the request, or answered a function error):
+        except RequestTooLargeError as exc:
+            # Lambda refused the event (over 6 MB): API Gateway answers 413, as REST APIs document
+            # it ("Request Too Long"); nothing of ours ran.
+            self._emit(f"{route.function} refused the event ({route.route_key}): {exc}")
+            return _json(413, {"message": "Request Too Long"}, cors_headers + request_id_header)
+        except (FunctionTimeoutError, ResponseTooLargeError) as exc:
+            # The integration failed (a function error, or a result Lambda refused):
             # HTTP APIs answer their generic 500, the reason is only in the access log.
             self._emit(f"{route.function} failed ({route.route_key}): {type(exc).__name__}: {exc}")
             return internal_error

@@ -154,11 +154,11 @@ def test_given_a_json_body_of_some_megabytes_when_posted_then_the_handler_answer
 def test_given_a_body_over_lambdas_6_mb_when_posted_then_api_gateway_refuses_it_before_any_code_runs(
     client: E2EClient, untouched
 ):
-    # As on AWS: the HTTP API takes up to 10 MB, Lambda's event up to 6 MB; between the two the
-    # invocation fails and the HTTP API answers its own 500. Nothing of ours runs, nothing changes.
+    # As on AWS: the HTTP API takes up to 10 MB, Lambda's event up to 6 MB; between the two Lambda
+    # refuses the event and API Gateway answers 413. Nothing of ours runs, nothing changes.
     padded = json.dumps(batch_body(pad="x" * (9 * 1024 * 1024))).encode()
     answer = raw_post(client, f"{BASE}/batch", padded)
-    assert (answer.status_code, answer.json()) == (500, {"message": "Internal Server Error"})
+    assert (answer.status_code, answer.json()) == (413, {"message": "Request Too Long"})
 
 
 NESTED = {

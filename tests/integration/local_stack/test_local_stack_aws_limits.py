@@ -52,11 +52,11 @@ def http(stack: LocalStack) -> Iterator[httpx.Client]:
 # -- HTTP API in front of Lambda ------------------------------------------------------------------
 
 
-def test_given_a_body_within_10_mb_whose_event_is_over_6_mb_when_posted_then_500_internal_server_error(
+def test_given_a_body_within_10_mb_whose_event_is_over_6_mb_when_posted_then_413_request_too_long(
     http: httpx.Client,
 ) -> None:
     response = http.post("/echo", content=b"x" * (7 * 1024 * 1024), headers={"content-type": "text/plain"})
-    assert (response.status_code, response.json()) == (500, INTERNAL_ERROR)
+    assert (response.status_code, response.json()) == (413, {"message": "Request Too Long"})
     over_api_gateway = http.post("/echo", content=b"x" * (HTTP_API_PAYLOAD_MAX_BYTES + 1))
     assert (over_api_gateway.status_code, over_api_gateway.json()) == (413, {"message": "Request Entity Too Large"})
 

@@ -164,22 +164,22 @@ def test_given_a_content_length_over_10_mb_when_posted_then_413_without_reading_
 # -- Lambda's 6 MB request and response, seen through the HTTP API --------------------------------
 
 
-def test_given_a_10_mb_json_body_when_posted_then_lambda_refuses_the_event_and_500_before_the_handler(
+def test_given_a_10_mb_json_body_when_posted_then_lambda_refuses_the_event_and_413_before_the_handler(
     tmp_path: Path,
 ) -> None:
     app = gateway(tmp_path)
     ten_mb = b'{"pad":"' + b"x" * (HTTP_API_PAYLOAD_MAX_BYTES - 10) + b'"}'
     assert len(ten_mb) == HTTP_API_PAYLOAD_MAX_BYTES  # within API Gateway's limit, over Lambda's
     status, headers, body = run(http(app, "POST", BATCH, ten_mb))
-    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+    assert (status, json.loads(body)) == (413, {"message": "Request Too Long"})
     assert headers["apigw-requestid"]
     assert calls(app) == []
 
 
-def test_given_a_body_whose_event_is_over_6_mb_when_posted_then_500_and_under_it_the_handler_runs(tmp_path: Path) -> None:
+def test_given_a_body_whose_event_is_over_6_mb_when_posted_then_413_and_under_it_the_handler_runs(tmp_path: Path) -> None:
     app = gateway(tmp_path)
     status, _, _ = run(http(app, "POST", BATCH, b"x" * (6 * MB)))  # plus the event's envelope
-    assert status == 500 and calls(app) == []
+    assert status == 413 and calls(app) == []
     status, _, body = run(http(app, "POST", BATCH, b"x" * (5 * MB)))
     assert (status, body) == (200, b"ran") and calls(app) == [BATCH]
 
