@@ -94,3 +94,21 @@ def test_given_recently_updated_cells_when_swept_then_they_are_left_alone(
     make_batch(world.repo)
     start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
     assert sweep()["checked"] == 0
+
+
+def test_given_too_little_time_left_when_swept_then_cells_wait_for_the_next_sweep_instead_of_a_timeout(
+    world: World, replicate_state: dict[str, Any]
+) -> None:
+    # A sweep that ran past its Lambda timeout would fail as a whole and land on the failure queue.
+    make_batch(world.repo, colors=())
+    start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    replicate_state["p-1"] = {"status": "processing"}
+
+    class AlmostOut(FakeLambdaContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return 5_000
+
+    answer = reconcile.lambda_handler({"source": "aws.events"}, AlmostOut())
+
+    assert answer == {"checked": 0, "outcomes": {}}
+    assert sweep()["outcomes"] == {"running": 1}  # the next sweep, with time, takes it
