@@ -7,9 +7,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "layers" / "shared")]
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 
-from marketplace.run_size import STEP_FUNCTIONS_PAYLOAD_BYTES, largest_allowed, run_sizes  # noqa: E402
+from local_stack.aws_limits import STEP_FUNCTIONS_PAYLOAD_MAX_BYTES  # noqa: E402
+from tests.support.run_size import largest_allowed, run_sizes  # noqa: E402
 
 
 def main() -> int:
@@ -18,7 +20,7 @@ def main() -> int:
     worst = 0.0
     for label, sizes in cases.items():
         for what, size in sizes.items():
-            ratio = size / STEP_FUNCTIONS_PAYLOAD_BYTES
+            ratio = size / STEP_FUNCTIONS_PAYLOAD_MAX_BYTES
             worst = max(worst, ratio)
             print(f"{label:52} {what:16} {size:>9,} bytes = {ratio:6.3f} x the 262,144-byte limit")
     return 0 if worst < 1 else 1

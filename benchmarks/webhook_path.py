@@ -109,8 +109,9 @@ def main(runs: int = 30) -> None:
             os.environ.pop(name, None)
 
         from marketplace import aws, cells, notifier, outputs, predictions, repository, workflow
-        from marketplace.domain import Batch, Cell, CellType
+        from marketplace.domain import Batch, Cell
         from marketplace.observability import logger
+        from marketplace.statuses import CellType
         from tests.support.aws_resources import create_bucket_from_template, create_table_from_template
         from tests.support.fakes import FakeWebSocketManagement
         from tests.support.lambdas import FakeLambdaContext, load_function

@@ -15,9 +15,10 @@ from typing import Any
 
 from marketplace import cells, predictions
 from marketplace.config import get_settings
-from marketplace.domain import RUNNING_PREDICTION, Cell, Outcome, PredictionPointer
+from marketplace.domain import Cell, PredictionPointer
 from marketplace.observability import lambda_entry, logger, metrics
 from marketplace.repository import get_repository
+from marketplace.statuses import RUNNING_PREDICTION, Outcome
 from marketplace.webhook_delivery import WEBHOOK_BUDGET_SECONDS
 
 SWEEP_THREADS = 8

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from .aws import dynamodb_client
 from .config import get_settings
-from .domain import Batch, Cell, CellStatus, CellType
+from .domain import Batch, Cell
 from .errors import Conflict, ValidationFailed
 from .models import ColorizeRequest, CreateBatchRequest
 from .notifier import get_notifier
@@ -24,6 +24,7 @@ from .presets import Presets, get_presets
 from .prompts import build_angle_prompt, build_color_prompt
 from .repository import get_repository, now_iso
 from .source_urls import check_source_url
+from .statuses import CellStatus, CellType
 from .views import BATCH_CREATED, JOB_UPDATED, cell_view, gallery_item, job_updated
 from .workflow import execution_input, start_execution
 

@@ -16,11 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import workflow
-from .domain import FAILED_PREDICTION, RUNNING_PREDICTION, Cell, CellStatus, Outcome, PredictionPointer, PredictionStatus
+from .domain import Cell, PredictionPointer
 from .notifier import get_notifier
 from .observability import logger, metrics
 from .outputs import OutputRejected, persist_output
 from .repository import get_repository
+from .statuses import FAILED_PREDICTION, RUNNING_PREDICTION, CellStatus, Outcome, PredictionStatus
 from .views import JOB_UPDATED, job_updated
 
 PREDICTION_FAILED = "PredictionFailed"

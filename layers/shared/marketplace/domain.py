@@ -7,21 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .statuses import (  # re-exported: the domain's vocabulary
-    FAILED_PREDICTION,
-    RUNNING_PREDICTION,
-    TERMINAL,
-    BatchStatus,
-    CellStatus,
-    CellType,
-    Outcome,
-    PredictionStatus,
-)
-
-__all__ = [
-    "FAILED_PREDICTION", "RUNNING_PREDICTION", "TERMINAL", "Asset", "Batch", "BatchStatus", "Cell", "CellStatus",
-    "CellType", "Connection", "Outcome", "PredictionPointer", "PredictionStatus", "Record",
-]
+from .statuses import BatchStatus, CellStatus, CellType
 
 
 class Record(BaseModel):
@@ -108,9 +94,3 @@ class Asset(Record):
     imageKey: str
     thumbKey: str
     createdAt: str
-
-
-class Connection(Record):
-    connectionId: str
-    owner: str
-    ttl: int

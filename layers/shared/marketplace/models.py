@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, StringConstraints
 
-from .domain import BatchStatus, CellStatus, CellType
+from .statuses import BatchStatus, CellStatus, CellType
 
 # Keys become DynamoDB sort keys, S3 paths and execution names: a narrow ASCII alphabet.
 BATCH_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"

@@ -17,14 +17,15 @@ from datetime import datetime
 from typing import Any
 
 from . import cells, webhooks
-from .domain import RUNNING_PREDICTION, PredictionPointer
+from .domain import PredictionPointer
 from .errors import MalformedWebhook, PayloadTooLarge, RetryLater
 from .observability import bind, logger
 from .outputs import DOWNLOAD_DEADLINE_SECONDS, READ_TIMEOUT_SECONDS
 from .repository import get_repository
+from .statuses import RUNNING_PREDICTION
 
 # A prediction JSON is a few KB, but an output may legally be a data URI (a ~2 MB PNG is ~2.7 MB
-# of base64). Lambda refuses events over 6 MB (API Gateway answers 500 before we run), so the cap
+# of base64). Lambda refuses events over 6 MB (API Gateway answers 413 before we run), so the cap
 # sits under that, with room for the event's envelope.
 MAX_BODY_BYTES = 5 * 1024 * 1024
 # A webhook can beat RunPrediction's pointer write by a few milliseconds: a final one is worth

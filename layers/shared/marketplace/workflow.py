@@ -53,10 +53,6 @@ def send_task_failure(task_token: str, error: str, cause: str, client: Any = Non
     return _send(lambda c: c.send_task_failure(taskToken=task_token, error=error[:256], cause=cause[:32768]), client)
 
 
-def send_task_heartbeat(task_token: str, client: Any = None) -> bool:
-    return _send(lambda c: c.send_task_heartbeat(taskToken=task_token), client)
-
-
 def _send(call: Any, client: Any) -> bool:
     """True when the workflow took the message; False when the task was already closed."""
     try:

@@ -11,11 +11,12 @@ from urllib.parse import urlencode
 
 from . import predictions, workflow
 from .cells import PREDICTION_FAILED, push, push_cell, resume
-from .domain import Batch, Cell, CellStatus
+from .domain import Batch, Cell
 from .errors import NotFound, StateConflict, ValidationFailed
 from .observability import logger, metrics
 from .repository import get_repository
 from .source_urls import own_upload_key
+from .statuses import CellStatus
 from .urls import HANDOVER_URL_SECONDS, object_url
 from .views import BATCH_COMPLETED
 

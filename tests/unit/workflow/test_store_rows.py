@@ -10,8 +10,9 @@ from botocore.exceptions import ClientError
 from workflow_testkit import OWNER, World, make_batch
 
 from marketplace import keys
-from marketplace.domain import Batch, Cell, CellStatus, CellType, PredictionPointer
+from marketplace.domain import Batch, Cell, PredictionPointer
 from marketplace.errors import NotFound, StateConflict, ValidationFailed
+from marketplace.statuses import CellStatus, CellType
 from marketplace.store.table import conditional
 
 pytestmark = pytest.mark.unit

@@ -14,7 +14,8 @@ from botocore.exceptions import ClientError
 from PIL import Image
 
 from marketplace import keys, repository
-from marketplace.domain import Batch, Cell, CellType, PredictionPointer
+from marketplace.domain import Batch, Cell, PredictionPointer
+from marketplace.statuses import CellType
 from tests.support import handler_env
 from tests.support.aws_resources import BUCKET
 

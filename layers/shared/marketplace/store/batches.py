@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .. import keys
-from ..domain import Batch, BatchStatus, Cell
+from ..domain import Batch, Cell
 from ..errors import NotFound, StateConflict
+from ..statuses import BatchStatus
 from .table import Table, conditional, from_item, now_iso, to_item, values
 
 _BATCH_WRITE_SIZE = 25

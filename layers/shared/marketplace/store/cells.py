@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import keys
-from ..domain import Cell, CellStatus
+from ..domain import Cell
 from ..errors import StateConflict
+from ..statuses import CellStatus
 from .batches import counter_update
 from .table import Table, conditional, from_item, now_iso, to_item, values
 

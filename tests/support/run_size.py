@@ -1,17 +1,18 @@
-"""How big a run's data gets in Step Functions, whose limit is 256 KiB per input, output and state.
+"""How big a run's data gets in Step Functions, whose limit is 256 KiB per input, output and state
+(``STEP_FUNCTIONS_PAYLOAD_MAX_BYTES``, the local stack's).
 
 Pure: the benchmark prints these figures and a test holds the largest batch the API allows under
-the limit (the run carries keys only, each list once; no URLs)."""
+the limit (the run carries keys only, each list once; no URLs). Not shipped in the layer: only the
+benchmark and the test measure."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from .models import MAX_KEYS_PER_REQUEST, MAX_PRESET_KEY_LENGTH
-from .workflow import execution_input
+from marketplace.models import MAX_KEYS_PER_REQUEST, MAX_PRESET_KEY_LENGTH
+from marketplace.workflow import execution_input
 
-STEP_FUNCTIONS_PAYLOAD_BYTES = 256 * 1024
 BATCH_ID = "0" * 32  # uuid4().hex
 COLORIZE_RUN_ID = f"{BATCH_ID}-colorize-{'0' * 12}"
 
