@@ -24,6 +24,7 @@ from local_stack.events import WsConnectionInfo
 from local_stack.gateway import Gateway
 from local_stack.lambdas import Functions
 from local_stack.model import FunctionSpec, HttpRoute, StackModel, WebSocketApiSpec
+from tests.support.function_specs import function_spec
 
 pytestmark = pytest.mark.unit
 
@@ -50,21 +51,7 @@ def handler(event, context):
 
 
 def function(tmp_path: Path, timeout_s: int = 10) -> FunctionSpec:
-    code = tmp_path / "fn"
-    code.mkdir(exist_ok=True)
-    (code / "app.py").write_text(HANDLER)
-    return FunctionSpec(
-        logical_id="Fn",
-        name="Fn",
-        arn="arn:aws:lambda:us-east-1:123456789012:function:Fn",
-        code_dir=code,
-        handler="app.handler",
-        runtime="python3.13",
-        memory_mb=128,
-        timeout_s=timeout_s,
-        environment={},
-        layer_dirs=(),
-    )
+    return function_spec(tmp_path, HANDLER, timeout_s=timeout_s)
 
 
 def gateway(tmp_path: Path, *, timeout_s: int = 10, **options: Any) -> Gateway:

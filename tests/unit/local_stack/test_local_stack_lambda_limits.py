@@ -18,7 +18,8 @@ from local_stack.lambdas import (
     ResponseTooLargeError,
     error_payload,
 )
-from local_stack.model import FunctionSpec, StackModel
+from local_stack.model import StackModel
+from tests.support.function_specs import function_spec
 
 pytestmark = pytest.mark.unit
 
@@ -36,21 +37,7 @@ def handler(event, context):
 
 @pytest.fixture
 def functions(tmp_path: Path) -> Functions:
-    code = tmp_path / "fn"
-    code.mkdir()
-    (code / "app.py").write_text(HANDLER)
-    spec = FunctionSpec(
-        logical_id="Fn",
-        name="Fn",
-        arn="arn:aws:lambda:us-east-1:123456789012:function:Fn",
-        code_dir=code,
-        handler="app.handler",
-        runtime="python3.13",
-        memory_mb=128,
-        timeout_s=10,
-        environment={},
-        layer_dirs=(),
-    )
+    spec = function_spec(tmp_path, HANDLER, timeout_s=10)
     model = StackModel(
         template=None,  # type: ignore[arg-type]  # Functions reads only the functions
         root=tmp_path,

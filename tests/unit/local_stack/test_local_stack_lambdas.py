@@ -13,32 +13,16 @@ import pytest
 
 from local_stack.environment import LocalSecrets, local_environment
 from local_stack.lambdas import Functions, LambdaContext, MotoLambdaDispatch, error_payload, load_handler, to_wire
-from local_stack.model import FunctionSpec, StackModel
+from local_stack.model import StackModel
 from local_stack.template import Template
+from tests.support.function_specs import function_spec
 
 pytestmark = pytest.mark.unit
 
 FIXTURE = Path(__file__).resolve().parents[2] / "integration" / "local_stack" / "fixture"
 
 
-def spec(tmp_path: Path, source: str, name: str = "Fn", handler: str = "app.handler", **files: str) -> FunctionSpec:
-    code = tmp_path / name
-    code.mkdir()
-    (code / "app.py").write_text(source)
-    for filename, text in files.items():
-        (code / f"{filename}.py").write_text(text)
-    return FunctionSpec(
-        logical_id=name,
-        name=name,
-        arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
-        code_dir=code,
-        handler=handler,
-        runtime="python3.13",
-        memory_mb=512,
-        timeout_s=7,
-        environment={},
-        layer_dirs=(),
-    )
+spec = function_spec
 
 
 def test_functions_with_same_module_names_coexist(tmp_path: Path) -> None:
