@@ -16,6 +16,11 @@ Routes (JSON, Replicate's shapes; errors are problem bodies ``{"title", "detail"
 
 With ``api_token`` set, every ``/v1`` route answers 401 without the right
 ``Authorization: Bearer <token>`` (``Token <token>`` is accepted too, as Replicate does).
+
+Rate limits, as Replicate's (per API token, see ``ratelimit.py``): the two create routes share
+``create_limit_per_minute`` (600), every other ``/v1`` route ``other_limit_per_minute`` (3000);
+over a limit the answer is 429 with ``Retry-After`` (whole seconds) and
+``{"title", "detail": "Request was throttled. Your rate limit resets in ~Ns.", "status"}``.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .ratelimit import retry_after_seconds, throttled_detail, token_label
 from .settings import StandinSettings
 from .store import MODELS, RateLimitError, StandinStore, UnknownModelError, check_token
 from .validation import InvalidRequestError, validate_create
@@ -67,20 +73,47 @@ def _api_base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _authenticated(handler: Handler) -> Handler:
-    async def wrapper(request: Request) -> Response:
-        store = _store(request)
-        if not check_token(store.settings.api_token, request.headers.get("authorization")):
-            return problem(
-                401,
-                "Unauthenticated",
-                "You did not pass a valid authentication token",
-            )
-        return await handler(request)
+def throttled(seconds: int) -> JSONResponse:
+    """Replicate's 429: ``Retry-After`` in whole seconds and the same number in the detail."""
+    return problem(
+        429,
+        "Request was throttled.",
+        throttled_detail(seconds),
+        headers={"Retry-After": str(seconds)},
+    )
 
-    wrapper.__name__ = handler.__name__
-    wrapper.__doc__ = handler.__doc__
-    return wrapper
+
+def _token(request: Request) -> str:
+    return token_label(request.headers.get("authorization"))
+
+
+def _api(scope: str | None) -> Callable[[Handler], Handler]:
+    """A ``/v1`` route (or the stand-in's own, ``scope=None``): 401 without the token, then
+    429 once the token's ``scope`` rate limit ("create" or "other") is used up."""
+
+    def decorate(handler: Handler) -> Handler:
+        async def wrapper(request: Request) -> Response:
+            store = _store(request)
+            if not check_token(store.settings.api_token, request.headers.get("authorization")):
+                return problem(
+                    401,
+                    "Unauthenticated",
+                    "You did not pass a valid authentication token",
+                )
+            if scope is not None:
+                wait = store.throttle(scope, _token(request))
+                if wait > 0:
+                    return throttled(retry_after_seconds(wait))
+            return await handler(request)
+
+        wrapper.__name__ = handler.__name__
+        wrapper.__doc__ = handler.__doc__
+        return wrapper
+
+    return decorate
+
+
+_authenticated = _api("other")
 
 
 async def _json_body(request: Request) -> Any:
@@ -116,19 +149,14 @@ async def _create(request: Request, model_name: str) -> Response:
     except InvalidRequestError as exc:
         detail = "".join(f"- {f['field']}: {f['description']}\n" for f in exc.invalid_fields)
         return problem(422, "Input validation failed", detail, invalid_fields=exc.invalid_fields)
+    token = _token(request)
     try:
-        prediction = store.create(model_name, create_request, _api_base(request))
+        prediction = store.create(model_name, create_request, _api_base(request), caller=token)
     except UnknownModelError:  # pragma: no cover - checked above
         return problem(404, "Model not found", "The requested model could not be found.")
     except RateLimitError as exc:
-        seconds = exc.retry_after_seconds
-        return problem(
-            429,
-            "Request was throttled.",
-            "Request was throttled. Your rate limit for creating predictions is 600 requests "
-            f"per minute. Expected available in {seconds} second.",
-            headers={"Retry-After": str(seconds)},
-        )
+        store.refund("create", token)  # the fault's 429 does not use up the caller's limit
+        return throttled(exc.retry_after_seconds)
     wait = _prefer_wait(request)
     if wait is not None:
         deadline = time.monotonic() + wait
@@ -143,7 +171,7 @@ async def _create(request: Request, model_name: str) -> Response:
     return JSONResponse(prediction, status_code=201)
 
 
-@_authenticated
+@_api("create")
 async def create_model_prediction(request: Request) -> Response:
     """POST /v1/models/{owner}/{name}/predictions"""
     owner = request.path_params["owner"]
@@ -151,7 +179,7 @@ async def create_model_prediction(request: Request) -> Response:
     return await _create(request, f"{owner}/{name}")
 
 
-@_authenticated
+@_api("create")
 async def create_prediction(request: Request) -> Response:
     """POST /v1/predictions (``version`` names the model or one of its versions)."""
     body = await _json_body(request)
@@ -248,7 +276,7 @@ async def delivery(request: Request) -> Response:
     )
 
 
-@_authenticated
+@_api(None)
 async def faults(request: Request) -> Response:
     """GET /_standin/faults (read-only)"""
     return JSONResponse(_store(request).fault_report())

@@ -107,6 +107,16 @@ class StandinSettings:
     """Input downloads at once; others wait for a slot. Unbounded, a 1,000-cell burst fetched
     every input at once and starved the connection pool (PoolTimeout failures of predictions
     that Replicate would not produce)."""
+    create_limit_per_minute: int = 600
+    """Replicate's create-prediction rate limit, per API token (0 = no limit): over it, 429
+    with ``Retry-After``, as Replicate answers."""
+    create_burst: int | None = None
+    """Creates a token may make at once before being throttled; ``None`` → 10 seconds' worth
+    of ``create_limit_per_minute`` (100 at 600/min)."""
+    other_limit_per_minute: int = 3000
+    """Replicate's limit for every other ``/v1`` endpoint (get, list, cancel, ...), per token."""
+    other_burst: int | None = None
+    """As ``create_burst``, for the other endpoints (``None`` → 10 seconds' worth: 500)."""
 
     def __post_init__(self) -> None:
         self.faults = validate_faults(self.faults)
@@ -116,6 +126,13 @@ class StandinSettings:
             raise ValueError("page_size must be at least 1")
         if self.max_running < 0 or self.max_downloads < 1:
             raise ValueError("max_running must be >= 0 (0 = unbounded) and max_downloads >= 1")
+        for name in ("create_limit_per_minute", "other_limit_per_minute"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 = no limit), got {getattr(self, name)}")
+        for name in ("create_burst", "other_burst"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 (or unset for 10 seconds' worth), got {value}")
 
     @property
     def output_base_url(self) -> str:
@@ -155,6 +172,19 @@ class StandinSettings:
             except ValueError:
                 raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
+        def limit(name: str, default: int) -> int:
+            value = integer(name, default)
+            assert value is not None
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0 requests per minute (0 turns the limit off), got {value}")
+            return value
+
+        def burst(name: str) -> int | None:
+            value = integer(name, None)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 request (unset: 10 seconds' worth), got {value}")
+            return value
+
         port = integer("STANDIN_PORT", 3100)
         assert port is not None
         return cls(
@@ -170,4 +200,8 @@ class StandinSettings:
             webhook_retry_seconds=number("STANDIN_WEBHOOK_RETRY_SECONDS", 60.0),
             slow_seconds=number("STANDIN_SLOW_SECONDS", 2.0),
             max_running=integer("STANDIN_MAX_RUNNING", 0) or 0,
+            create_limit_per_minute=limit("STANDIN_CREATE_LIMIT_PER_MINUTE", 600),
+            create_burst=burst("STANDIN_CREATE_BURST"),
+            other_limit_per_minute=limit("STANDIN_OTHER_LIMIT_PER_MINUTE", 3000),
+            other_burst=burst("STANDIN_OTHER_BURST"),
         )

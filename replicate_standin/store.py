@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 
 from . import model as model_module
+from .ratelimit import TokenBucket
 from .settings import FAULT_NAMES, StandinSettings, validate_faults
 from .signing import generate_secret, new_message_id, signed_headers
 from .validation import WEBHOOK_EVENTS, CreateRequest
@@ -77,6 +78,10 @@ class RateLimitError(Exception):
     """The ``ratelimit`` fault: the create request is answered 429."""
 
     retry_after_seconds = 1
+
+
+RATE_LIMIT_SCOPES = ("create", "other")
+"""``create``: the two create-prediction endpoints; ``other``: every other ``/v1`` endpoint."""
 
 
 class UnknownModelError(Exception):
@@ -255,6 +260,12 @@ class StandinStore:
         self._deliveries: list[dict[str, Any]] = []
         self._faults = dict(settings.faults)
         self._ratelimited = 0  # create requests answered 429 by the ``ratelimit`` fault
+        self._limits = {
+            "create": TokenBucket(settings.create_limit_per_minute, settings.create_burst),
+            "other": TokenBucket(settings.other_limit_per_minute, settings.other_burst),
+        }
+        # scope → token label → {"created" (create scope only), "throttled"}
+        self._limit_counts: dict[str, dict[str, dict[str, int]]] = {scope: {} for scope in RATE_LIMIT_SCOPES}
         self._rng = random.Random(settings.seed)
         self._worker = _Worker(settings.generation_workers)
 
@@ -298,6 +309,7 @@ class StandinStore:
             deliveries = [dict(entry) for entry in self._deliveries]
             ratelimited = self._ratelimited
             pending = self._pending
+            rate_limits = self._rate_limit_report()
         drawn = {name: 0 for name in FAULT_NAMES}
         effective = {name: 0 for name in FAULT_NAMES}
         for prediction in predictions:
@@ -318,6 +330,7 @@ class StandinStore:
             "drawn": drawn,
             "effective": effective,
             "by_prediction": {p.id: sorted(p.faults) for p in predictions if p.faults},
+            "rate_limits": rate_limits,
             "deliveries": {
                 "attempts": len(deliveries),
                 "completed_attempts": sum(1 for d in completed if not d["dropped"]),
@@ -330,6 +343,48 @@ class StandinStore:
                 "errors": _count(str(d["error"]).split(":", 1)[0] for d in deliveries if d["error"]),
             },
         }
+
+    def _rate_limit_report(self) -> dict[str, Any]:
+        """Under the lock: per scope the limit, the burst, totals and per-token counts (tokens
+        are shown as a short hash, never in clear)."""
+        report: dict[str, Any] = {}
+        for scope in RATE_LIMIT_SCOPES:
+            bucket, counts = self._limits[scope], self._limit_counts[scope]
+            section: dict[str, Any] = {
+                "limit_per_minute": bucket.per_minute,
+                "burst": bucket.burst if bucket.enabled else None,
+                "throttled": sum(c["throttled"] for c in counts.values()),
+                "by_token": {label: dict(c) for label, c in sorted(counts.items())},
+            }
+            if scope == "create":
+                section["created"] = sum(c["created"] for c in counts.values())
+                # every create answered 429: by the limit plus by the ``ratelimit`` fault
+                section["answered_429"] = section["throttled"] + self._ratelimited
+            report[scope] = section
+        return report
+
+    def throttle(self, scope: str, token: str) -> float:
+        """Take a request token of ``scope`` for the API token labelled ``token``: ``0.0`` when
+        the request may go on, else the seconds until it could (counted as throttled; nothing
+        is taken from the bucket)."""
+        wait = self._limits[scope].acquire(token)
+        if wait > 0:
+            with self._lock:
+                self._counts(scope, token)["throttled"] += 1
+        return wait
+
+    def _counts(self, scope: str, token: str) -> dict[str, int]:
+        """Under the lock: the counters of ``token`` in ``scope``."""
+        counts = self._limit_counts[scope].get(token)
+        if counts is None:
+            counts = {"created": 0, "throttled": 0} if scope == "create" else {"throttled": 0}
+            self._limit_counts[scope][token] = counts
+        return counts
+
+    def refund(self, scope: str, token: str) -> None:
+        """Give back the request token of a request refused for another reason (the
+        ``ratelimit`` fault)."""
+        self._limits[scope].refund(token)
 
     @property
     def pending(self) -> int:
@@ -369,8 +424,11 @@ class StandinStore:
 
     # ------------------------------------------------------------------ commands
 
-    def create(self, model_name: str, request: CreateRequest, api_base: str) -> dict[str, Any]:
-        """Create and start a prediction; return its JSON (status ``starting``).
+    def create(
+        self, model_name: str, request: CreateRequest, api_base: str, caller: str = "anonymous"
+    ) -> dict[str, Any]:
+        """Create and start a prediction; return its JSON (status ``starting``). ``caller``
+        labels the API token it is counted under (``ratelimit.token_label``).
 
         Raises ``UnknownModelError`` or ``RateLimitError`` (the ``ratelimit`` fault).
         """
@@ -396,6 +454,7 @@ class StandinStore:
                 created_at=_now(),
             )
             self._predictions[prediction.id] = prediction
+            self._counts("create", caller)["created"] += 1
             snapshot = prediction.to_json(self.settings.output_ttl_seconds)
             self._track(self._lifecycle(prediction))
         return snapshot

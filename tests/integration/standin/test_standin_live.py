@@ -207,3 +207,35 @@ def test_given_the_module_entry_point_when_started_then_it_serves_on_standin_por
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_given_a_create_burst_when_the_official_client_creates_beyond_it_then_replicate_error_429_and_retry_after(live):
+    with live(create_limit_per_minute=6, create_burst=3, latency_seconds=5) as standin:
+        client = standin.client("r8_burst")
+        created = [client.predictions.create(model="google/nano-banana", input={"prompt": f"{i}"}) for i in range(3)]
+        with pytest.raises(ReplicateError) as caught:
+            client.predictions.create(model="google/nano-banana", input={"prompt": "one too many"})
+        raw = httpx.post(
+            f"{standin.url}/v1/models/google/nano-banana/predictions",
+            json={"input": {"prompt": "raw"}},
+            headers={"Authorization": "Bearer r8_burst"},
+            timeout=10,
+        )
+        other_token = standin.client("r8_other").predictions.create(model="google/nano-banana", input={"prompt": "x"})
+        limits = standin.store.fault_report()["rate_limits"]["create"]
+    assert all(p.status == "starting" for p in created) and other_token.status == "starting"
+    assert caught.value.status == 429
+    assert (caught.value.detail or "").startswith("Request was throttled. Your rate limit resets in ~")
+    assert raw.status_code == 429
+    assert 1 <= int(raw.headers["Retry-After"]) <= 10  # 6/min: a token every 10 s
+    assert raw.json()["detail"] == f"Request was throttled. Your rate limit resets in ~{raw.headers['Retry-After']}s."
+    assert (limits["created"], limits["throttled"]) == (4, 2)
+
+
+def test_given_a_create_limit_of_zero_when_the_official_client_creates_many_at_once_then_none_is_throttled(live):
+    with live(create_limit_per_minute=0, latency_seconds=5) as standin:
+        client = standin.client()
+        statuses = {client.predictions.create(model="google/nano-banana", input={"prompt": f"{i}"}).status for i in range(130)}
+        limits = standin.store.fault_report()["rate_limits"]["create"]
+    assert statuses == {"starting"}
+    assert (limits["created"], limits["throttled"]) == (130, 0)
