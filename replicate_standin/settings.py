@@ -103,10 +103,19 @@ class StandinSettings:
     at most N predictions are processing (the latency, input downloads, generation); later ones
     stay "starting" until a slot frees, as on a busy Replicate, so completions come at most
     N / latency_seconds per second (chaos runs pace a 1,000-cell batch this way)."""
-    max_downloads: int = 32
-    """Input downloads at once; others wait for a slot. Unbounded, a 1,000-cell burst fetched
-    every input at once and starved the connection pool (PoolTimeout failures of predictions
-    that Replicate would not produce)."""
+    max_downloads: int = 8
+    """Input downloads at once (and the connections of their pool); others wait for a slot, and
+    their timeout starts only once they have one. Unbounded, a 1,000-cell burst fetched every
+    input at once and starved the connection pool (PoolTimeout failures of predictions that
+    Replicate would not produce); 8 keeps a saturated 2-core host answering each in time."""
+    webhook_senders: int = 8
+    """Webhook deliveries in flight at once (and the connections of their pool). A delivery
+    waits in a bounded queue for a sender, its timeout starting only when it is sent; retries
+    of ``completed`` wait their backoff outside the queue, so a failing receiver cannot hold
+    the senders. Nothing is dropped."""
+    webhook_queue_size: int = 64
+    """Deliveries waiting for a sender at most; beyond it the predictions that want to send
+    wait (back-pressure) instead of growing a queue without bound."""
     create_limit_per_minute: int = 600
     """Replicate's create-prediction rate limit, per API token (0 = no limit): over it, 429
     with ``Retry-After``, as Replicate answers."""
@@ -126,6 +135,8 @@ class StandinSettings:
             raise ValueError("page_size must be at least 1")
         if self.max_running < 0 or self.max_downloads < 1:
             raise ValueError("max_running must be >= 0 (0 = unbounded) and max_downloads >= 1")
+        if self.webhook_senders < 1 or self.webhook_queue_size < 1:
+            raise ValueError("webhook_senders and webhook_queue_size must be at least 1")
         for name in ("create_limit_per_minute", "other_limit_per_minute"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 = no limit), got {getattr(self, name)}")
@@ -179,6 +190,13 @@ class StandinSettings:
                 raise ValueError(f"{name} must be >= 0 requests per minute (0 turns the limit off), got {value}")
             return value
 
+        def at_least_one(name: str, default: int) -> int:
+            value = integer(name, default)
+            assert value is not None
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+            return value
+
         def burst(name: str) -> int | None:
             value = integer(name, None)
             if value is not None and value < 1:
@@ -200,6 +218,8 @@ class StandinSettings:
             webhook_retry_seconds=number("STANDIN_WEBHOOK_RETRY_SECONDS", 60.0),
             slow_seconds=number("STANDIN_SLOW_SECONDS", 2.0),
             max_running=integer("STANDIN_MAX_RUNNING", 0) or 0,
+            max_downloads=at_least_one("STANDIN_MAX_DOWNLOADS", 8),
+            webhook_senders=at_least_one("STANDIN_WEBHOOK_SENDERS", 8),
             create_limit_per_minute=limit("STANDIN_CREATE_LIMIT_PER_MINUTE", 600),
             create_burst=burst("STANDIN_CREATE_BURST"),
             other_limit_per_minute=limit("STANDIN_OTHER_LIMIT_PER_MINUTE", 3000),

@@ -27,7 +27,7 @@ import secrets
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -155,6 +155,37 @@ class DeliveredOutput:
     slow: bool
 
 
+@dataclass
+class _WebhookJob:
+    """One webhook attempt waiting for a sender; ``result`` gets (status code, error)."""
+
+    url: str
+    message_id: str
+    body: str
+    result: asyncio.Future[tuple[int | None, str | None]]
+
+
+@dataclass
+class Gauge:
+    """How much of a bounded resource is in use, and the most it ever was (worker loop only)."""
+
+    bound: int
+    in_use: int = 0
+    peak: int = 0
+    total: int = 0
+
+    def enter(self) -> None:
+        self.in_use += 1
+        self.total += 1
+        self.peak = max(self.peak, self.in_use)
+
+    def leave(self) -> None:
+        self.in_use -= 1
+
+    def snapshot(self) -> dict[str, int]:
+        return {"bound": self.bound, "in_use": self.in_use, "peak": self.peak, "total": self.total}
+
+
 class _Worker:
     """An asyncio loop in a daemon thread, started on demand and stoppable."""
 
@@ -169,6 +200,8 @@ class _Worker:
         self.http: dict[str, httpx.AsyncClient] = {}
         self.run_slots: asyncio.Semaphore | None = None
         self.download_slots: asyncio.Semaphore | None = None
+        self.webhook_queue: asyncio.Queue[_WebhookJob] | None = None
+        self.webhook_senders: list[asyncio.Task[None]] = []
 
     @property
     def thread(self) -> threading.Thread | None:
@@ -224,6 +257,7 @@ class _Worker:
                 for client in clients:
                     await client.aclose()
                 self.run_slots = self.download_slots = None
+                self.webhook_queue, self.webhook_senders = None, []
 
             try:
                 asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout)
@@ -268,6 +302,11 @@ class StandinStore:
         self._limit_counts: dict[str, dict[str, dict[str, int]]] = {scope: {} for scope in RATE_LIMIT_SCOPES}
         self._rng = random.Random(settings.seed)
         self._worker = _Worker(settings.generation_workers)
+        # Bounded resources, for the report: deliveries being sent, deliveries waiting for a
+        # sender (the queue), input downloads being fetched.
+        self._webhooks_in_flight = Gauge(settings.webhook_senders)
+        self._webhooks_queued = Gauge(settings.webhook_queue_size)
+        self._downloads = Gauge(settings.max_downloads)
 
     # ------------------------------------------------------------------ inspection
 
@@ -331,6 +370,11 @@ class StandinStore:
             "effective": effective,
             "by_prediction": {p.id: sorted(p.faults) for p in predictions if p.faults},
             "rate_limits": rate_limits,
+            "capacity": {
+                "webhooks_in_flight": self._webhooks_in_flight.snapshot(),
+                "webhooks_queued": self._webhooks_queued.snapshot(),
+                "downloads_in_flight": self._downloads.snapshot(),
+            },
             "deliveries": {
                 "attempts": len(deliveries),
                 "completed_attempts": sum(1 for d in completed if not d["dropped"]),
@@ -568,12 +612,77 @@ class StandinStore:
             task.cancel()
 
     def _http(self, purpose: str = "webhooks") -> httpx.AsyncClient:
-        """The worker loop's client for ``purpose`` ("webhooks" or "downloads")."""
+        """The worker loop's client for ``purpose`` ("webhooks" or "downloads"), with as many
+        connections as the purpose has senders / download slots (callers take a slot first,
+        so nobody ever queues inside the pool)."""
         client = self._worker.http.get(purpose)
         if client is None:
-            client = httpx.AsyncClient(transport=self._transport, follow_redirects=True, trust_env=False)
+            size = self.settings.webhook_senders if purpose == "webhooks" else self.settings.max_downloads
+            client = httpx.AsyncClient(
+                transport=self._transport,
+                follow_redirects=True,
+                trust_env=False,
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            )
             self._worker.http[purpose] = client
         return client
+
+    def _webhook_queue(self) -> asyncio.Queue[_WebhookJob]:
+        """The bounded delivery queue, and its ``webhook_senders`` sender tasks (started on
+        first use; not counted as pending work). Worker loop only."""
+        queue = self._worker.webhook_queue
+        if queue is None:
+            queue = asyncio.Queue(maxsize=self.settings.webhook_queue_size)
+            self._worker.webhook_queue = queue
+            loop = asyncio.get_running_loop()
+            self._worker.webhook_senders = [
+                loop.create_task(self._webhook_sender(queue), name=f"replicate-standin-webhook-sender-{i}")
+                for i in range(self.settings.webhook_senders)
+            ]
+        return queue
+
+    async def _webhook_sender(self, queue: asyncio.Queue[_WebhookJob]) -> None:
+        """Sends queued webhook attempts one at a time, until the worker stops."""
+        while True:
+            job = await queue.get()
+            self._webhooks_queued.leave()
+            try:
+                if job.result.done():  # the prediction's lifecycle was cancelled meanwhile
+                    continue
+                self._webhooks_in_flight.enter()
+                try:
+                    outcome = await self._send_webhook(job)
+                finally:
+                    self._webhooks_in_flight.leave()
+                if not job.result.done():
+                    job.result.set_result(outcome)
+            except Exception as exc:  # never lose a sender
+                if not job.result.done():
+                    job.result.set_exception(exc)
+            finally:
+                queue.task_done()
+
+    async def _send_webhook(self, job: _WebhookJob) -> tuple[int | None, str | None]:
+        """One signed POST (signed now, not when queued: the timestamp is fresh)."""
+        try:
+            response = await self._http().post(
+                job.url,
+                content=job.body.encode("utf-8"),
+                headers=signed_headers(self.webhook_secret, job.message_id, job.body),
+                timeout=self.settings.webhook_timeout_seconds,
+            )
+            return response.status_code, None
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+
+    async def _attempt(self, url: str, message_id: str, body: str) -> tuple[int | None, str | None]:
+        """One delivery attempt through the bounded senders: waits (back-pressure) while the
+        queue is full, then until a sender has sent it."""
+        queue = self._webhook_queue()
+        job = _WebhookJob(url, message_id, body, asyncio.get_running_loop().create_future())
+        await queue.put(job)
+        self._webhooks_queued.enter()
+        return await job.result
 
     def _run_slots(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """With ``max_running`` set, at most that many predictions are processing at once; the
@@ -590,6 +699,15 @@ class StandinStore:
         if self._worker.download_slots is None:
             self._worker.download_slots = asyncio.Semaphore(max(1, self.settings.max_downloads))
         return self._worker.download_slots
+
+    @staticmethod
+    @contextlib.asynccontextmanager
+    async def _counted(gauge: Gauge) -> AsyncIterator[None]:
+        gauge.enter()
+        try:
+            yield
+        finally:
+            gauge.leave()
 
     def _finish(self, prediction: Prediction, status: str) -> None:
         now = _now()
@@ -736,7 +854,7 @@ class StandinStore:
                 raise model_module.ModelError(f"Failed to download image from {shown}: larger than {limit} bytes")
             return data
         try:
-            async with self._download_slots(), self._http("downloads").stream(
+            async with self._download_slots(), self._counted(self._downloads), self._http("downloads").stream(
                 "GET", url, timeout=self.settings.fetch_timeout_seconds
             ) as response:
                 if response.status_code != 200:
@@ -786,7 +904,8 @@ class StandinStore:
         message_id: str,
         retry: bool,
     ) -> bool:
-        """POST one signed webhook; the ``completed`` one is retried with backoff."""
+        """POST one signed webhook (through the bounded senders); the ``completed`` one is
+        retried with backoff, waiting out of the queue between attempts."""
         assert prediction.webhook is not None
         body = json.dumps(payload)
         delay = self.settings.webhook_retry_initial_seconds
@@ -794,18 +913,7 @@ class StandinStore:
         attempt = 0
         while True:
             attempt += 1
-            status_code: int | None = None
-            error: str | None = None
-            try:
-                response = await self._http().post(
-                    prediction.webhook,
-                    content=body.encode("utf-8"),
-                    headers=signed_headers(self.webhook_secret, message_id, body),
-                    timeout=self.settings.webhook_timeout_seconds,
-                )
-                status_code = response.status_code
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"
+            status_code, error = await self._attempt(prediction.webhook, message_id, body)
             self._record(prediction, event, message_id, attempt, status_code, error)
             if status_code is not None and 200 <= status_code < 300:
                 return True

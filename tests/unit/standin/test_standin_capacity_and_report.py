@@ -67,3 +67,64 @@ def test_given_an_api_token_when_the_fault_report_is_read_without_it_then_401():
     with standin(network, api_token="r8_secret") as (client, _):
         assert client.get("/_standin/faults").status_code == 401
         assert client.get("/_standin/faults", headers={"Authorization": "Bearer r8_secret"}).status_code == 200
+
+
+class SlowReceiver(FakeNetwork):
+    """Webhooks answer after a pause (``fail_path`` always 500); records how many deliveries
+    were in flight at once."""
+
+    in_flight: int = 0
+    peak: int = 0
+    pause: float = 0.03
+    fail_path: str = "/never"
+
+    async def async_handler(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == "hooks.test":
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            await asyncio.sleep(self.pause)
+            self.in_flight -= 1
+        response = self.handler(request)  # records the webhook
+        return httpx.Response(500) if request.url.path == self.fail_path else response
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.async_handler)
+
+
+def test_given_a_slow_receiver_when_a_burst_completes_then_deliveries_stay_bounded_and_every_webhook_arrives_in_order():
+    network = SlowReceiver()
+    with standin(network, latency_seconds=0.0, webhook_senders=3, webhook_queue_size=4) as (client, store):
+        ids = [create(client, f"angle: {i}", [], webhook=HOOK).json()["id"] for i in range(25)]
+        assert store.wait_idle(30)
+        capacity = client.get("/_standin/faults").json()["capacity"]
+    assert 2 <= network.peak <= 3, "several senders, never more than webhook_senders"
+    assert capacity["webhooks_in_flight"]["peak"] <= 3 and capacity["webhooks_in_flight"]["bound"] == 3
+    assert capacity["webhooks_queued"]["peak"] == 4, "the queue filled up to its bound (back-pressure), never beyond"
+    assert capacity["webhooks_in_flight"]["total"] == 100 and capacity["webhooks_in_flight"]["in_use"] == 0
+    assert len(network.webhooks) == 100, "nothing dropped"
+    for prediction_id in ids:
+        hooks = network.hooks_for(prediction_id)
+        assert [h.payload["status"] for h in hooks] == ["processing", "processing", "processing", "succeeded"]
+        assert len({h.webhook_id for h in hooks}) == 4
+
+
+def test_given_a_receiver_that_keeps_failing_when_its_retries_back_off_then_they_do_not_hold_the_only_sender():
+    network = SlowReceiver()
+    network.fail_path = "/failing"
+    failing = {"webhook": "http://hooks.test/failing", "webhook_events_filter": ["completed"]}
+    healthy = {"webhook": HOOK, "webhook_events_filter": ["completed"]}
+    with standin(
+        network, latency_seconds=0.0, webhook_senders=1, webhook_retry_initial_seconds=0.5, webhook_retry_seconds=2.0
+    ) as (client, store):
+        create(client, "angle: failing", [], **failing)
+        ids = [create(client, f"angle: {i}", [], **healthy).json()["id"] for i in range(10)]
+        assert store.wait_idle(30)
+        attempts = [d for d in store.list_webhook_deliveries() if d["url"] == failing["webhook"]]
+    delivered = [network.hooks_for(i) for i in ids]
+    assert all(len(hooks) == 1 for hooks in delivered)
+    last_healthy = max(hooks[0].received_at for hooks in delivered)
+    failing_hooks = [h for h in network.webhooks if h.payload["input"]["prompt"] == "angle: failing"]
+    # The healthy deliveries went out during the failing one's first backoff, not after its retries.
+    assert last_healthy < failing_hooks[1].received_at
+    assert [a["attempt"] for a in attempts] == [1, 2, 3] and not any(a["delivered"] for a in attempts)

@@ -88,11 +88,19 @@ def test_given_bad_faults_when_parsed_then_the_error_names_the_entry(text: str, 
         ({"STANDIN_LATENCY_SECONDS": "soon"}, "STANDIN_LATENCY_SECONDS must be a number"),
         ({"STANDIN_WEBHOOK_SECRET": "not-a-secret"}, "whsec_"),
         ({"STANDIN_WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "at least 16 bytes"),
+        ({"STANDIN_WEBHOOK_SENDERS": "0"}, "STANDIN_WEBHOOK_SENDERS must be at least 1"),
+        ({"STANDIN_MAX_DOWNLOADS": "-2"}, "STANDIN_MAX_DOWNLOADS must be at least 1"),
     ],
 )
 def test_given_bad_variables_when_read_then_a_clear_error_names_the_variable(env: dict[str, str], message: str):
     with pytest.raises(ValueError, match=message):
         StandinSettings.from_env(env)
+
+
+def test_given_capacity_variables_when_read_then_senders_and_downloads_land_in_their_fields():
+    assert (StandinSettings.from_env({}).webhook_senders, StandinSettings.from_env({}).max_downloads) == (8, 8)
+    settings = StandinSettings.from_env({"STANDIN_WEBHOOK_SENDERS": "3", "STANDIN_MAX_DOWNLOADS": "5"})
+    assert (settings.webhook_senders, settings.max_downloads) == (3, 5)
 
 
 def test_given_a_generated_secret_when_checked_then_it_is_whsec_base64_of_24_bytes():
