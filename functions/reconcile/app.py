@@ -15,7 +15,7 @@ from typing import Any
 
 from marketplace import cells, predictions
 from marketplace.config import get_settings
-from marketplace.domain import Cell, PredictionPointer
+from marketplace.domain import Cell
 from marketplace.observability import lambda_entry, logger, metrics
 from marketplace.repository import get_repository
 from marketplace.statuses import RUNNING_PREDICTION, Outcome
@@ -30,10 +30,7 @@ def _reconcile(cell: Cell) -> Outcome:
     logger.thread_safe_clear_keys()
     logger.thread_safe_append_keys(batch_id=cell.batchId, prediction_id=prediction_id)
     prediction = predictions.get_prediction(prediction_id)
-    pointer = repo.get_prediction_pointer(prediction_id) or PredictionPointer(
-        batchId=cell.batchId, angleKey=cell.angleKey, colorKey=cell.colorKey
-    )
-    outcome = cells.handle_prediction_update(prediction, pointer)
+    outcome = cells.handle_prediction_update(prediction, cell)
     if prediction.get("status") in RUNNING_PREDICTION:
         repo.touch_pending(cell)
         return Outcome.STILL_RUNNING

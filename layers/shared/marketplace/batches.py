@@ -63,18 +63,21 @@ def _present(value: T | None, what: str) -> T:
     return value
 
 
-def _angle_cell(batch_id: str, run_id: str, presets: Presets, angle_key: str, now: str) -> Cell:
+def _angle_cell(batch_id: str, run_id: str, owner: str, sources: list[str], presets: Presets, angle_key: str,
+                now: str) -> Cell:
+    """An angle cell carries what its prediction needs (owner, sources): RunPrediction reads one row."""
     template = _present(presets.prompt("angle_generation"), "angle_generation")
     prompt = build_angle_prompt(template, _present(presets.angle(angle_key), angle_key))
-    return Cell(batchId=batch_id, runId=run_id, type=CellType.ANGLE, angleKey=angle_key, prompt=prompt,
-                createdAt=now, updatedAt=now)
+    return Cell(batchId=batch_id, runId=run_id, owner=owner, sourceImageUrls=sources, type=CellType.ANGLE,
+                angleKey=angle_key, prompt=prompt, createdAt=now, updatedAt=now)
 
 
-def _color_cell(batch_id: str, run_id: str, presets: Presets, angle_key: str, color_key: str, now: str) -> Cell:
+def _color_cell(batch_id: str, run_id: str, owner: str, presets: Presets, angle_key: str, color_key: str,
+                now: str) -> Cell:
     template = _present(presets.prompt("colorization"), "colorization")
     prompt = build_color_prompt(template, _present(presets.color(color_key), color_key))
-    return Cell(batchId=batch_id, runId=run_id, type=CellType.COLOR, angleKey=angle_key, colorKey=color_key,
-                prompt=prompt, createdAt=now, updatedAt=now)
+    return Cell(batchId=batch_id, runId=run_id, owner=owner, type=CellType.COLOR, angleKey=angle_key,
+                colorKey=color_key, prompt=prompt, createdAt=now, updatedAt=now)
 
 
 def create_batch(owner: str, request: CreateBatchRequest, idempotency_key: str | None = None) -> dict[str, Any]:
@@ -133,8 +136,8 @@ def _create_batch(owner: str, request: CreateBatchRequest) -> dict[str, Any]:
     colors = request.colors if request.autoColorize else []
     cells: list[Cell] = []
     for angle_key in request.angles:
-        cells.append(_angle_cell(batch_id, batch_id, presets, angle_key, now))
-        cells.extend(_color_cell(batch_id, batch_id, presets, angle_key, c, now) for c in colors)
+        cells.append(_angle_cell(batch_id, batch_id, owner, request.sourceImageUrls, presets, angle_key, now))
+        cells.extend(_color_cell(batch_id, batch_id, owner, presets, angle_key, c, now) for c in colors)
     batch = Batch(
         batchId=batch_id, owner=owner, sourceImageUrls=request.sourceImageUrls, angles=request.angles,
         colors=request.colors, autoColorize=request.autoColorize, totalJobs=len(cells), createdAt=now, updatedAt=now,
@@ -212,7 +215,7 @@ def colorize(owner: str, batch_id: str, request: ColorizeRequest) -> dict[str, A
     now = now_iso()
     run_id = f"{batch_id}-colorize-{uuid.uuid4().hex[:12]}"
     wanted = [
-        _color_cell(batch_id, run_id, presets, a, c, now)
+        _color_cell(batch_id, run_id, owner, presets, a, c, now)
         for a in angles for c in request.colors if (a, c) not in cells
     ]
     all_colors = list(batch.colors) + [c for c in request.colors if c not in batch.colors]

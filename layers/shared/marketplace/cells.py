@@ -1,6 +1,6 @@
 """The cell state machine: the one path every outcome goes through (webhook or poll).
 
-``queued → processing → completed | failed`` (``domain.CellStatus``), forward only (conditional
+``queued → processing`` (the prediction exists) ``→ completed | failed`` (``domain.CellStatus``), forward only (conditional
 writes in the data layer). Whoever makes a transition announces it (one push) and resumes the
 workflow (one SendTaskSuccess/Failure); a duplicate, late or out-of-order delivery finds the cell
 further on and changes nothing. A terminal cell keeps its task token until the workflow has taken
@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import workflow
-from .domain import Cell, PredictionPointer
+from .create_slots import reserve_color_slots
+from .domain import Cell
 from .notifier import get_notifier
 from .observability import logger, metrics
 from .outputs import OutputRejected, persist_output
@@ -61,8 +62,13 @@ def resume(cell: Cell, task_token: str | None = None) -> bool:
     if not token:
         return False
     if cell.status == CellStatus.COMPLETED:
-        # Keys, never URLs: the next step signs what it hands over when it hands it over.
-        taken = workflow.send_task_success(token, {"imageKey": cell.imageKey})
+        # Keys, never URLs: the next step signs what it hands over when it hands it over. A
+        # finished angle hands over its colour jobs' create slots too.
+        output: dict[str, Any] = {"imageKey": cell.imageKey}
+        colors = reserve_color_slots(cell.colorCount or 0) if cell.is_angle else None
+        if colors is not None:
+            output["colorPace"] = colors.as_output()
+        taken = workflow.send_task_success(token, output)
     else:
         taken = workflow.send_task_failure(token, PREDICTION_FAILED, cell.error or CellStatus.FAILED)
     get_repository().mark_task_notified(cell, token)
@@ -79,47 +85,35 @@ def _failure_reason(prediction: Mapping[str, Any]) -> str:
     return f"prediction {status}"
 
 
-def handle_prediction_update(prediction: Mapping[str, Any], pointer: PredictionPointer) -> Outcome:
-    """Applies one prediction state to its cell. Returns what happened (for logs and tests):
-    ``processing``, ``completed``, ``failed``, ``unchanged``, ``resumed``, ``missing``, ``ignored``."""
+def handle_prediction_update(prediction: Mapping[str, Any], cell: Cell) -> Outcome:
+    """Applies one prediction state to its cell (read by the caller: the webhook names it, the
+    reconciler found it). Returns what happened (for logs and tests): ``completed``, ``failed``,
+    ``unchanged``, ``resumed``, ``ignored``."""
     status = str(prediction.get("status") or "")
-    batch_id, angle_key, color_key = pointer.batchId, pointer.angleKey, pointer.colorKey or None
-    owner = pointer.owner
-    repo = get_repository()
-
     if status in RUNNING_PREDICTION:
-        processing = repo.mark_processing(batch_id, angle_key, color_key)
-        if processing is None:
-            return Outcome.UNCHANGED
-        push_cell(owner, processing)
-        return Outcome.PROCESSING
-
+        return Outcome.UNCHANGED  # the cell is processing from the moment its prediction exists
     if status != PredictionStatus.SUCCEEDED and status not in FAILED_PREDICTION:
         logger.info("prediction status ignored", extra={"status": status})
         return Outcome.IGNORED
-
-    cell = repo.get_cell(batch_id, angle_key, color_key)
-    if cell is None:
-        logger.warning("prediction points at a missing cell", extra={"angle_key": angle_key, "color_key": color_key})
-        return Outcome.MISSING
-    if cell.predictionId and prediction.get("id") and cell.predictionId != prediction["id"]:
-        # A superseded prediction (the cell was re-run): only the current one decides.
-        logger.info("update of a superseded prediction ignored", extra={"current": cell.predictionId})
+    if cell.predictionId != prediction.get("id"):
+        # A superseded prediction (the cell was re-run) or another cell's: only the current one decides.
+        logger.info("update of a prediction that is not the cell's ignored", extra={"current": cell.predictionId})
         return Outcome.IGNORED
-    if not owner:  # the reconciler may not have the pointer: the batch knows the owner
-        batch = repo.get_batch(batch_id)
-        owner = batch.owner if batch else None
     if cell.status.terminal:
         return _already_terminal(cell)
+    owner = cell.owner
+    if not owner:  # a cell from before cells carried their owner: the batch knows
+        batch = get_repository().get_batch(cell.batchId)
+        owner = batch.owner if batch else None
 
     if status == PredictionStatus.SUCCEEDED:
         try:
-            stored = persist_output(batch_id, angle_key, color_key, prediction.get("output"))
+            stored = persist_output(cell.batchId, cell.angleKey, cell.colorKey, prediction.get("output"))
         except OutputRejected as error:
             logger.warning("output rejected", extra={"reason": error.message})
             return _fail(cell, owner, f"output rejected: {error.message}")
         logger.info("output persisted", extra={"timings_ms": stored.timings, "bytes": stored.size_bytes})
-        completed = repo.complete_cell(cell, str(owner), stored.image_key, stored.thumb_key)
+        completed = get_repository().complete_cell(cell, str(owner), stored.image_key, stored.thumb_key)
         if completed is None:
             return Outcome.UNCHANGED
         metrics.add_metric(name="CellsCompleted", unit="Count", value=1)

@@ -28,6 +28,8 @@ class Cell(Record):
     status: CellStatus = CellStatus.QUEUED
     prompt: str = ""
     runId: str | None = None
+    owner: str | None = None  # on every cell since pacing (older cells: the batch knows)
+    sourceImageUrls: list[str] | None = None  # angle cells: what the prediction is made from
     predictionId: str | None = None
     taskToken: str | None = None
     imageInput: list[str] | None = None
@@ -40,6 +42,7 @@ class Cell(Record):
     completedAt: str | None = None
     taskNotifiedAt: str | None = None
     predictionCount: int | None = None
+    colorCount: int | None = None  # an angle's colour jobs in its run (their slots are reserved with it)
 
     @property
     def is_angle(self) -> bool:
@@ -72,16 +75,6 @@ class Batch(Record):
     @property
     def done_jobs(self) -> int:
         return self.completedJobs + self.failedJobs
-
-
-class PredictionPointer(Record):
-    """Which cell a prediction belongs to (the webhook follows it)."""
-
-    predictionId: str | None = None
-    batchId: str
-    angleKey: str
-    colorKey: str | None = None
-    owner: str | None = None
 
 
 class Asset(Record):

@@ -69,7 +69,12 @@ class StateConflict(DomainError):
 
 
 class ReplicateRateLimited(Exception):
-    """Replicate answered 429. The class name is the workflow's retryable error name."""
+    """Replicate answered 429: wait ``retry_after_seconds`` (its Retry-After) and try again. Never
+    a cell's failure: RunPrediction turns it into a wait of the workflow."""
+
+    def __init__(self, message: str, retry_after_seconds: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class ReplicateUnavailable(Exception):

@@ -14,8 +14,7 @@ CELL_PREFIX = "CELL#"
 CONN_PREFIX = "CONN#"
 ASSET_PREFIX = "ASSET#"
 OWNER_PREFIX = "OWNER#"
-_POINTER_SK = "PRED"
-_RECEIPT_SK = "WEBHOOK"
+_PACER_PK = "PACER#replicate-creates"
 _CONNECTION_SK = "CONN"
 _ASSET_GUARD_SK = "ASSET"
 
@@ -60,20 +59,9 @@ def owner_batch_ids(owner: str, created_at: str, batch_id: str) -> dict[str, str
     return ids(owner_pk(owner), f"BATCH#{created_at}#{batch_id}")
 
 
-def pointer_ids(prediction_id: str) -> dict[str, str]:
-    return ids(f"PRED#{prediction_id}", _POINTER_SK)
-
-
-def pointer_key(prediction_id: str) -> dict[str, Any]:
-    return typed(pointer_ids(prediction_id))
-
-
-def receipt_ids(webhook_id: str) -> dict[str, str]:
-    return ids(f"WEBHOOK#{webhook_id}", _RECEIPT_SK)
-
-
-def receipt_key(webhook_id: str) -> dict[str, Any]:
-    return typed(receipt_ids(webhook_id))
+def pacer_key() -> dict[str, Any]:
+    """The one shared schedule of prediction creates (``store.pacer``)."""
+    return typed(ids(_PACER_PK, _PACER_PK))
 
 
 def connection_pk(connection_id: str) -> str:

@@ -1,45 +1,88 @@
 """Replicate predictions through the official ``replicate`` client.
 
-``start_prediction`` creates a ``google/nano-banana`` prediction with a webhook. Replicate's
-answers become the workflow's error names: 429 → ``ReplicateRateLimited``, 5xx or no answer →
-``ReplicateUnavailable`` (both retried by the state machine with backoff and jitter; the client
-never retries a POST itself), any other 4xx → ``ReplicateRejected`` (the cell fails).
+``start_prediction`` creates a ``google/nano-banana`` prediction whose webhook fires on
+``completed`` only (the cell is "processing" from the moment the prediction exists). Replicate's
+answers become the workflow's error names: 429 → ``ReplicateRateLimited`` carrying Replicate's
+``Retry-After`` (the caller waits that long: never a failure), 5xx or no answer →
+``ReplicateUnavailable`` (retried by the state machine with backoff and jitter; the client never
+retries a POST itself), any other 4xx → ``ReplicateRejected`` (the cell fails).
 
 ``get_prediction`` is the reconciler's poll. It returns Replicate's JSON as a plain dict: the
 client's ``Prediction`` model rejects the status ``aborted``, and its transport would retry a 429
 for up to a minute, which a scheduled sweep should not wait for.
+
+``replicate`` and ``httpx`` are imported on first use: most handlers import this package and never
+call Replicate, and a cold start pays for every module imported.
 
 The API token never appears in a log line or an exception message.
 """
 
 from __future__ import annotations
 
+import math
 import threading
-from typing import Any
+import time
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
-import replicate
-from pydantic import ValidationError
-from replicate.exceptions import ReplicateError
 
 from .config import get_settings
 from .errors import ReplicateRateLimited, ReplicateRejected, ReplicateUnavailable
 from .observability import logger
 from .secrets import get_secret
 
+if TYPE_CHECKING:
+    import httpx
+    import replicate
+
 MODEL = "google/nano-banana"
 OUTPUT_FORMAT = "png"
-WEBHOOK_EVENTS = ["start", "completed"]
+WEBHOOK_EVENTS = ["completed"]
 DEFAULT_BASE_URL = "https://api.replicate.com"
-
-# Creating a prediction answers in well under a second; a stuck connection must not eat the
-# Lambda's 30 s (the workflow retries ReplicateUnavailable).
-_TIMEOUT = httpx.Timeout(10.0, connect=3.0, pool=3.0)
+# Without a usable Retry-After, a 429 waits this long (Replicate's limit refills every 0.1 s at
+# 600 a minute; its documented body speaks of "~30s" at worst).
+DEFAULT_RETRY_AFTER_SECONDS = 5.0
+MAX_RETRY_AFTER_SECONDS = 300.0
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str], replicate.Client] = {}
 _pollers: dict[tuple[str, str], httpx.Client] = {}
+
+
+def _timeout() -> httpx.Timeout:
+    import httpx
+
+    # Creating a prediction answers in well under a second; a stuck connection must not eat the
+    # Lambda's time (the workflow retries ReplicateUnavailable).
+    return httpx.Timeout(10.0, connect=3.0, pool=3.0)
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date), bounded; a default when absent
+    or unreadable (never zero: a 429 always waits)."""
+    text = (value or "").strip()
+    seconds: float | None = None
+    if text:
+        try:
+            seconds = float(text)
+        except ValueError:
+            try:
+                seconds = parsedate_to_datetime(text).timestamp() - (time.time() if now is None else now)
+            except (TypeError, ValueError, IndexError, OverflowError):
+                seconds = None
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        seconds = DEFAULT_RETRY_AFTER_SECONDS if seconds is None or not math.isfinite(seconds) else 1.0
+    return min(seconds, MAX_RETRY_AFTER_SECONDS)
+
+
+def _raise_if_throttled(response: httpx.Response) -> None:
+    """httpx response hook: a 429 becomes ReplicateRateLimited with its Retry-After (the client's
+    own ReplicateError drops the headers)."""
+    if response.status_code == 429:
+        raise ReplicateRateLimited(
+            "Replicate rate limit: create throttled",
+            retry_after_seconds=retry_after_seconds(response.headers.get("retry-after")),
+        )
 
 
 def _token() -> str:
@@ -52,17 +95,22 @@ def _base_url() -> str:
 
 def get_client() -> replicate.Client:
     """One client per (token, base URL): a rotated token (SSM, 5 min cache) gets a new client."""
+    import replicate
+
     key = (_token(), _base_url())
     with _lock:
         client = _clients.get(key)
         if client is None:
             _clients.clear()
-            client = replicate.Client(api_token=key[0], base_url=key[1], timeout=_TIMEOUT)
+            client = replicate.Client(api_token=key[0], base_url=key[1], timeout=_timeout(),
+                                      event_hooks={"response": [_raise_if_throttled]})
             _clients[key] = client
         return client
 
 
 def _poller() -> httpx.Client:
+    import httpx
+
     key = (_token(), _base_url())
     with _lock:
         client = _pollers.get(key)
@@ -73,7 +121,7 @@ def _poller() -> httpx.Client:
             client = httpx.Client(
                 base_url=key[1],
                 headers={"Authorization": f"Bearer {key[0]}", "User-Agent": "car-marketplace/1"},
-                timeout=_TIMEOUT,
+                timeout=_timeout(),
             )
             _pollers[key] = client
         return client
@@ -98,6 +146,10 @@ def _map_status(status: int | None, detail: str) -> Exception:
 
 def start_prediction(prompt: str, image_input: list[str], webhook_url: str) -> str:
     """Creates the prediction and returns its id. Raises the workflow's error classes."""
+    import httpx
+    from pydantic import ValidationError
+    from replicate.exceptions import ReplicateError
+
     client = get_client()
     try:
         prediction = client.predictions.create(
@@ -123,6 +175,8 @@ def start_prediction(prompt: str, image_input: list[str], webhook_url: str) -> s
 
 def get_prediction(prediction_id: str) -> dict[str, Any]:
     """``GET /v1/predictions/{id}`` as a plain dict (any status, including ``aborted``)."""
+    import httpx
+
     try:
         response = _poller().get(f"/v1/predictions/{quote(prediction_id, safe='')}")
     except httpx.TimeoutException as error:

@@ -1,9 +1,10 @@
 """A Replicate webhook delivery, from raw bytes to the cell path.
 
 Order matters: size cap, then the signature on the RAW body (nothing changes when it fails), then
-JSON, then dedupe by ``webhook-id``, then the prediction pointer (the truth; the query must agree),
-then the one cell path in ``marketplace.cells``. The receipt is written only after the delivery
-was fully handled, so a dependency failure (raised to the handler, which answers 500) lets
+JSON, then the cell the webhook URL's query names (read directly: RunPrediction put the query
+there), which must hold this prediction, then the one cell path in ``marketplace.cells``. The
+cell's conditional transitions dedupe: a duplicate finds the cell terminal and changes nothing,
+so no receipt is written. A dependency failure (raised to the handler, which answers 500) lets
 Replicate retry: no lost image.
 """
 
@@ -12,12 +13,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from . import cells, webhooks
-from .domain import PredictionPointer
+from .domain import Cell
 from .errors import MalformedWebhook, PayloadTooLarge, RetryLater
 from .observability import bind, logger
 from .outputs import DOWNLOAD_DEADLINE_SECONDS, READ_TIMEOUT_SECONDS
@@ -28,20 +28,18 @@ from .statuses import RUNNING_PREDICTION
 # of base64). Lambda refuses events over 6 MB (API Gateway answers 413 before we run), so the cap
 # sits under that, with room for the event's envelope.
 MAX_BODY_BYTES = 5 * 1024 * 1024
-# A webhook can beat RunPrediction's pointer write by a few milliseconds: a final one is worth
-# waiting for (it carries the image), a start one only briefly (Replicate does not retry it).
-POINTER_WAITS_SECONDS = (0.1, 0.25, 0.5, 1.0)
-START_POINTER_WAITS_SECONDS = (0.05, 0.1, 0.2)
+# A fast prediction's webhook can beat RunPrediction's write of the prediction id by a few
+# milliseconds: a final one is worth waiting for (it carries the image).
+RECORD_WAITS_SECONDS = (0.1, 0.25, 0.5, 1.0)
 RECENT_PREDICTION_SECONDS = 300
 # The worst case of one delivery, which must fit in the function's Timeout, itself well under API
 # Gateway's 30 s integration timeout (past it Replicate sees a 503 while we still work).
 WEBHOOK_BUDGET_SECONDS = {
-    "pointer wait": sum(POINTER_WAITS_SECONDS),
+    "wait for the prediction's record": sum(RECORD_WAITS_SECONDS),
     "download (deadline + one read)": DOWNLOAD_DEADLINE_SECONDS + READ_TIMEOUT_SECONDS,
     "PNG check and thumbnail (40 MP at most)": 4.0,
     "S3 puts, the cell transaction, Step Functions, push": 4.0,
 }
-_reads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webhook-read")
 
 
 def receive(headers: Mapping[str, str], raw: bytes, query: Mapping[str, str]) -> dict[str, Any]:
@@ -55,29 +53,42 @@ def receive(headers: Mapping[str, str], raw: bytes, query: Mapping[str, str]) ->
     lowered = {str(k).lower(): str(v) for k, v in headers.items()}
     webhooks.verify_webhook(lowered, raw, webhooks.webhook_secrets())
     prediction = _parse(raw)
-    webhook_id = lowered["webhook-id"]
-    bind(prediction_id=str(prediction["id"]), webhook_id=webhook_id, status=prediction["status"])
+    bind(prediction_id=str(prediction["id"]), webhook_id=lowered["webhook-id"], status=prediction["status"])
+    if prediction["status"] in RUNNING_PREDICTION:
+        return {"ok": True, "ignored": "not_final"}  # we subscribe to `completed` only
 
-    repo = get_repository()
-    seen = _reads.submit(repo.has_webhook_receipt, webhook_id)  # both reads in one round trip
-    pointer = repo.get_prediction_pointer(str(prediction["id"]))
-    if seen.result():
-        return {"ok": True, "duplicate": True}
-    pointer = pointer or _wait_for_pointer(prediction)
-    if pointer is None:
-        if prediction["status"] not in RUNNING_PREDICTION and _is_recent(prediction):
-            logger.warning("terminal webhook for a prediction not recorded yet: asking for a retry")
+    batch_id, angle_key = query.get("batchId") or "", query.get("angleKey") or ""
+    color_key = query.get("colorKey") or None
+    if not batch_id or not angle_key:
+        logger.warning("webhook without the cell in its query ignored")
+        return {"ok": True, "ignored": "unknown_cell"}
+    bind(batch_id=batch_id, angle_key=angle_key, color_key=color_key)
+    cell = _cell_holding(prediction, batch_id, angle_key, color_key)
+    if cell is None:
+        logger.warning("webhook for a cell that does not exist ignored")
+        return {"ok": True, "ignored": "unknown_cell"}
+    if cell.predictionId != prediction["id"]:
+        if not cell.predictionId and _is_recent(prediction):
+            logger.warning("final webhook before the prediction was recorded: asking for a retry")
             raise RetryLater("prediction not recorded yet, retry later", field="id", code="unknown_prediction")
-        logger.warning("webhook for an unknown prediction ignored")
-        return {"ok": True, "ignored": "unknown_prediction"}
-    bind(batch_id=pointer.batchId, angle_key=pointer.angleKey, color_key=pointer.colorKey)
-    if not _query_matches(query, pointer):
-        logger.warning("webhook query does not match the prediction's cell: ignored")
+        logger.warning("webhook for a prediction that is not the cell's ignored", extra={"current": cell.predictionId})
         return {"ok": True, "ignored": "cell_mismatch"}
-    outcome = cells.handle_prediction_update(prediction, pointer)
-    repo.put_webhook_receipt(webhook_id, str(prediction["id"]))
+    outcome = cells.handle_prediction_update(prediction, cell)
     logger.info("webhook handled", extra={"outcome": outcome})
     return {"ok": True, "outcome": outcome}
+
+
+def _cell_holding(prediction: Mapping[str, Any], batch_id: str, angle_key: str, color_key: str | None) -> Cell | None:
+    """The named cell; while it holds no prediction yet, re-read a few times (RunPrediction's write
+    may be a moment behind a fast prediction)."""
+    repo = get_repository()
+    cell = repo.get_cell(batch_id, angle_key, color_key)
+    for delay in RECORD_WAITS_SECONDS:
+        if cell is None or cell.predictionId:
+            return cell
+        time.sleep(delay)
+        cell = repo.get_cell(batch_id, angle_key, color_key)
+    return cell
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
@@ -91,27 +102,9 @@ def _parse(raw: bytes) -> dict[str, Any]:
     return prediction
 
 
-def _wait_for_pointer(prediction: Mapping[str, Any]) -> PredictionPointer | None:
-    waits = START_POINTER_WAITS_SECONDS if prediction.get("status") in RUNNING_PREDICTION else POINTER_WAITS_SECONDS
-    for delay in waits:
-        time.sleep(delay)
-        pointer = get_repository().get_prediction_pointer(str(prediction["id"]))
-        if pointer is not None:
-            return pointer
-    return None
-
-
 def _is_recent(prediction: Mapping[str, Any]) -> bool:
     try:
         created = datetime.fromisoformat(str(prediction.get("created_at")).replace("Z", "+00:00"))
     except ValueError:
         return False
     return 0 <= time.time() - created.timestamp() < RECENT_PREDICTION_SECONDS
-
-
-def _query_matches(query: Mapping[str, str], pointer: PredictionPointer) -> bool:
-    return (
-        query.get("batchId") == pointer.batchId
-        and query.get("angleKey") == pointer.angleKey
-        and (query.get("colorKey") or None) == (pointer.colorKey or None)
-    )

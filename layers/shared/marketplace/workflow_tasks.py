@@ -5,14 +5,16 @@ through ``marketplace.cells``."""
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from . import predictions, workflow
+from . import create_slots, pacing, predictions, workflow
 from .cells import PREDICTION_FAILED, push, push_cell, resume
-from .domain import Batch, Cell
-from .errors import NotFound, StateConflict, ValidationFailed
+from .domain import Cell
+from .errors import NotFound, ReplicateRateLimited, StateConflict, ValidationFailed
 from .observability import logger, metrics
 from .repository import get_repository
 from .source_urls import own_upload_key
@@ -34,76 +36,107 @@ def webhook_url_for(base: str, batch_id: str, angle_key: str, color_key: str | N
     return f"{base}{separator}{urlencode(query)}"
 
 
-def start_cell_prediction(
-    batch_id: str,
-    run_id: str | None,
-    angle_key: str,
-    color_key: str | None,
-    task_token: str,
-    webhook_base_url: str,
-) -> dict[str, Any]:
-    """Starts the cell's prediction once; a re-invocation only hands over the new task token.
-    A cell of another run (a colourise run crosses its angles and colours, and some pairs were
-    made earlier) is let pass at once: its own run owns it."""
+@dataclass(frozen=True)
+class PredictionTask:
+    """One RunPrediction call: the cell, its task token, and its place in the create schedule."""
+
+    batch_id: str
+    run_id: str | None
+    angle_key: str
+    color_key: str | None
+    task_token: str
+    slot_ms: int | None = None  # a slot taken earlier (the workflow waited for it)
+    color_count: int = 0  # an angle: colour jobs that follow it in this run
+    angle_output: Mapping[str, Any] | None = None  # a colour: its angle's task output
+    color_index: int | None = None  # a colour: its index in the run's colours
+
+
+def start_cell_prediction(task: PredictionTask, webhook_base_url: str) -> dict[str, Any]:
+    """Starts the cell's prediction once, when its create slot is due; a re-invocation only hands
+    over the new task token. A cell of another run (a colourise run crosses its angles and
+    colours, and some pairs were made earlier) is let pass at once: its own run owns it."""
     repo = get_repository()
-    cell = repo.get_cell(batch_id, angle_key, color_key)
+    cell = repo.get_cell(task.batch_id, task.angle_key, task.color_key)
     if cell is None:
-        raise NotFound(f"cell {angle_key}/{color_key or '-'} of batch {batch_id} not found", field="cell")
-    if run_id and not cell.owned_by_run(run_id):
-        logger.info("cell belongs to another run: passed", extra={"owning_run": cell.runId or batch_id})
-        workflow.send_task_success(task_token, {"passed": True})
+        raise NotFound(f"cell {task.angle_key}/{task.color_key or '-'} of batch {task.batch_id} not found", field="cell")
+    if task.run_id and not cell.owned_by_run(task.run_id):
+        logger.info("cell belongs to another run: passed", extra={"owning_run": cell.runId or task.batch_id})
+        workflow.send_task_success(task.task_token, {"passed": True})
         return {"predictionId": cell.predictionId, "otherRun": True}
 
     if cell.status.terminal:
         logger.info("cell already terminal: resuming the workflow at once", extra={"status": cell.status})
-        resume(cell, task_token)
+        resume(cell, task.task_token)
         return {"predictionId": cell.predictionId, "alreadyTerminal": True}
 
     if cell.predictionId:
-        repo.update_task_token(cell, task_token)
+        repo.update_task_token(cell, task.task_token)
         logger.info("prediction already started: task token updated", extra={"prediction_id": cell.predictionId})
-        latest = repo.get_cell(batch_id, angle_key, color_key)
+        latest = repo.get_cell(task.batch_id, task.angle_key, task.color_key)
         if latest is not None and latest.status.terminal:
             # It finished while we swapped tokens: the finisher may have used the old token.
-            resume(latest, task_token)
+            resume(latest, task.task_token)
         return {"predictionId": cell.predictionId, "reused": True}
 
-    batch = repo.get_batch(batch_id)
-    if batch is None:
-        raise NotFound(f"batch {batch_id} not found", field="batchId")
     if not cell.prompt:
         raise ValidationFailed(f"cell {cell.label} has no prompt", field="prompt")
-    image_input = _image_input(batch, cell)
+    wait = create_slots.wait_for_slot(task.slot_ms, task.color_index, task.angle_output)
+    if wait is not None:
+        return _defer(task, wait, "create slot ahead")
+    image_input = _image_input(cell, task.angle_output)
 
-    webhook = webhook_url_for(webhook_base_url, batch_id, angle_key, color_key)
-    prediction_id = predictions.start_prediction(cell.prompt, image_input, webhook)
+    webhook = webhook_url_for(webhook_base_url, task.batch_id, task.angle_key, task.color_key)
+    try:
+        prediction_id = predictions.start_prediction(cell.prompt, image_input, webhook)
+    except ReplicateRateLimited as throttled:
+        metrics.add_metric(name="CreatesThrottled", unit="Count", value=1)
+        return _defer(task, pacing.after_throttle(throttled.retry_after_seconds, random.random()), "throttled")
     logger.debug(
         f"[MP] enqueue {cell.label}",
-        extra={"angle_key": angle_key, "color_key": color_key, "prediction_id": prediction_id,
+        extra={"angle_key": task.angle_key, "color_key": task.color_key, "prediction_id": prediction_id,
                "prompt_length": len(cell.prompt), "image_count": len(image_input)},
     )
+    color_count = task.color_count if cell.is_angle else 0
     try:
-        repo.record_prediction(cell, batch.owner, prediction_id, task_token, image_input)
+        processing = repo.record_prediction(cell, prediction_id, task.task_token, image_input, color_count)
     except StateConflict:
         # The cell was closed meanwhile (e.g. its angle failed): the workflow already moved on.
         logger.info("cell closed before its prediction was recorded", extra={"prediction_id": prediction_id})
-        resume(repo.get_cell(batch_id, angle_key, color_key) or cell, task_token)
+        resume(repo.get_cell(task.batch_id, task.angle_key, task.color_key) or cell, task.task_token)
+        return {"predictionId": prediction_id, "closed": True}
     metrics.add_metric(name="PredictionsStarted", unit="Count", value=1)
+    push_cell(processing.owner or _owner(task.batch_id), processing)
     return {"predictionId": prediction_id}
 
 
-def _image_input(batch: Batch, cell: Cell) -> list[str]:
+def _defer(task: PredictionTask, wait: pacing.Wait, reason: str) -> dict[str, Any]:
+    """The workflow waits and calls again (its Wait state costs nothing while it waits)."""
+    logger.info("create deferred", extra={"reason": reason, "wait_seconds": wait.seconds})
+    workflow.send_task_success(task.task_token, wait.as_output())
+    return {"waitSeconds": wait.seconds}
+
+
+def _image_input(cell: Cell, angle_output: Mapping[str, Any] | None) -> list[str]:
     """What Replicate fetches, signed now: a URL signed earlier (at upload, or when the angle was
-    stored) dies with the Lambda role's session, which lasts hours; colourise-later runs days on."""
+    stored) dies with the Lambda role's session, which lasts hours; colourise-later runs days on.
+    An angle's sources are on its cell; a colour's input is its angle's output, handed over by
+    the workflow (read from the angle's cell when this run did not make the angle)."""
     if cell.is_angle:
-        sources = [handover_url(url) for url in batch.sourceImageUrls]
+        urls = cell.sourceImageUrls
+        if urls is None:  # a cell from before cells carried their sources
+            batch = get_repository().get_batch(cell.batchId)
+            urls = batch.sourceImageUrls if batch else []
+        sources = [handover_url(url) for url in urls]
         if not sources:
             raise ValidationFailed("the batch has no source images", field="sourceImageUrls")
         return sources
-    angle = get_repository().get_cell(cell.batchId, cell.angleKey, None)
-    if angle is None or not angle.imageKey:
+    image_key = (angle_output or {}).get("imageKey")
+    if not isinstance(image_key, str) or not image_key:
+        angle = get_repository().get_cell(cell.batchId, cell.angleKey, None)
+        image_key = angle.imageKey if angle else None
+    if not image_key:
         raise ValidationFailed(f"angle {cell.angleKey} has no output to colour", field="imageKey")
-    return [object_url(angle.imageKey, expires_in=HANDOVER_URL_SECONDS)]
+    return [object_url(image_key, expires_in=HANDOVER_URL_SECONDS)]
 
 
 def handover_url(url: str) -> str:

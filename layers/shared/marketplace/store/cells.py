@@ -35,22 +35,34 @@ def _open_cell_update(table: str, batch_id: str, angle_key: str, color_key: str 
 class CellRows:
     table: Table
 
-    def record_prediction(self, cell: Cell, owner: str, prediction_id: str, task_token: str, image_input: list[str]) -> None:
-        """Stores the prediction and task token on the cell and the pointer the webhook follows."""
+    def record_prediction(self, cell: Cell, prediction_id: str, task_token: str, image_input: list[str],
+                          color_count: int = 0) -> Cell:
+        """The prediction exists: the cell is processing, with its prediction, task token and (an
+        angle) how many colour jobs follow it. One conditional write; StateConflict when the cell
+        was closed meanwhile."""
         now = now_iso()
-        pointer = {**keys.pointer_ids(prediction_id), "batchId": cell.batchId,
-                   "angleKey": cell.angleKey, "colorKey": cell.colorKey, "owner": owner}
-        recorded = self.table.transact([
-            _open_cell_update(
-                self.table.name, cell.batchId, cell.angleKey, cell.colorKey,
-                "SET predictionId = :pid, taskToken = :token, imageInput = :input, GSI1PK = :pending, "
-                "GSI1SK = :now, updatedAt = :now, predictionCount = if_not_exists(predictionCount, :zero) + :one",
-                pid=prediction_id, token=task_token, input=image_input, pending=keys.PENDING, now=now, zero=0, one=1,
-            ),
-            {"Put": {"TableName": self.table.name, "Item": to_item(pointer)}},
-        ])
-        if not recorded:
+        answer: dict[str, Any] = {}
+        with conditional() as open_cell:
+            answer = self.table.client.update_item(
+                TableName=self.table.name,
+                Key=keys.cell_key(cell.batchId, cell.angleKey, cell.colorKey),
+                UpdateExpression=(
+                    "SET predictionId = :pid, taskToken = :token, imageInput = :input, #status = :processing, "
+                    "startedAt = :now, updatedAt = :now, colorCount = :colors, GSI1PK = :pending, GSI1SK = :now, "
+                    "predictionCount = if_not_exists(predictionCount, :zero) + :one"
+                ),
+                ConditionExpression=_OPEN,
+                ExpressionAttributeNames=_STATUS,
+                ExpressionAttributeValues=values(
+                    pid=prediction_id, token=task_token, input=image_input, processing=CellStatus.PROCESSING,
+                    now=now, colors=color_count, pending=keys.PENDING, zero=0, one=1,
+                    completed=CellStatus.COMPLETED, failed=CellStatus.FAILED,
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        if not open_cell.held:
             raise StateConflict("cell is already terminal", field="cell")
+        return Cell.model_validate(from_item(answer["Attributes"]))
 
     def update_task_token(self, cell: Cell, task_token: str) -> None:
         self.table.client.update_item(
@@ -59,21 +71,6 @@ class CellRows:
             UpdateExpression="SET taskToken = :token, updatedAt = :now",
             ExpressionAttributeValues=values(token=task_token, now=now_iso()),
         )
-
-    def mark_processing(self, batch_id: str, angle_key: str, color_key: str | None) -> Cell | None:
-        """queued -> processing. None when the cell is already further on."""
-        answer: dict[str, Any] = {}
-        with conditional() as changed:
-            answer = self.table.client.update_item(
-                TableName=self.table.name,
-                Key=keys.cell_key(batch_id, angle_key, color_key),
-                UpdateExpression="SET #status = :processing, startedAt = :now, updatedAt = :now, GSI1SK = :now",
-                ConditionExpression="#status = :queued",
-                ExpressionAttributeNames=_STATUS,
-                ExpressionAttributeValues=values(processing=CellStatus.PROCESSING, queued=CellStatus.QUEUED, now=now_iso()),
-                ReturnValues="ALL_NEW",
-            )
-        return Cell.model_validate(from_item(answer["Attributes"])) if changed.held else None
 
     def complete_cell(self, cell: Cell, owner: str, image_key: str, thumb_key: str) -> Cell | None:
         """One transaction: cell completed + gallery asset (exactly once) + batch counter.
