@@ -18,6 +18,7 @@ from PIL import Image
 from replicate.exceptions import ReplicateError
 from replicate.webhook import Webhooks
 
+from replicate_standin import model
 from tests.unit.standin.standin_testkit import angle_prompt, car_photo, colour_counts, colour_prompt
 
 pytestmark = pytest.mark.integration
@@ -45,7 +46,7 @@ def test_given_the_official_client_when_it_creates_and_reads_a_prediction_then_w
     assert done.status == "succeeded" and done.error is None
     assert done.output == f"{standin.url}/delivery/{created.id}/output.png"
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
-    assert Image.open(io.BytesIO(png.content)).size == (1024, 768)
+    assert Image.open(io.BytesIO(png.content)).size == (model.WIDTH, model.HEIGHT)
     assert secret.key == standin.store.webhook_secret
 
     assert [hook.payload["status"] for hook in receiver.hooks] == ["processing", "succeeded"]

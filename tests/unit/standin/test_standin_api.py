@@ -20,6 +20,7 @@ from standin_testkit import (
     standin,
 )
 
+from replicate_standin import model
 from replicate_standin.store import FAULT_ERROR, MODELS
 
 pytestmark = pytest.mark.unit
@@ -61,7 +62,7 @@ def test_given_a_created_prediction_when_it_finishes_then_get_shows_succeeded_wi
         assert body["metrics"]["image_count"] == 1
         image = client.get(body["output"].removeprefix("http://testserver"))
     assert image.status_code == 200 and image.headers["content-type"] == "image/png"
-    assert Image.open(io.BytesIO(image.content)).size == (1024, 768)
+    assert Image.open(io.BytesIO(image.content)).size == (model.WIDTH, model.HEIGHT)
     assert sorted(network.image_requests) == sorted(photos)
 
 
@@ -77,7 +78,7 @@ def test_given_an_angle_output_when_fed_to_a_red_colour_job_then_the_car_body_co
         done = client.get(f"/v1/predictions/{colour['id']}").json()
         png = client.get(done["output"].removeprefix("http://testserver")).content
     counts = colour_counts(png)
-    assert Image.open(io.BytesIO(png)).size == (1024, 768)
+    assert Image.open(io.BytesIO(png)).size == (model.WIDTH, model.HEIGHT)
     assert counts["red"] > 0.05 and counts["blue"] < counts["red"] / 20
     assert "color" in done["logs"]
 
