@@ -24,6 +24,7 @@ def main() -> int:
     parser.add_argument("--with-chaos", action="store_true", help="also the 1,000-cell chaos run")
     args = parser.parse_args()
     codes = [
+        run(str(HERE / "handler_imports.py")),
         run(str(HERE / "execution_input_size.py")),
         run(str(HERE / "accept_batch.py")),
         run(str(HERE / "webhook_path.py")),

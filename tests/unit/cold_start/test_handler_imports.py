@@ -1,0 +1,56 @@
+"""Lambda's init imports each handler without what it does not need there: no X-Ray SDK (the
+Tracer is built on the first invocation), no Replicate client or httpx where the function never
+calls Replicate, and no AWS client built, whether tracing is on (in Lambda) or off (elsewhere,
+where the X-Ray SDK's sampler would build a botocore client of its own).
+
+Structural, never timed (timings flake on a shared machine): `benchmarks/handler_imports.py`
+measures the same import, from the same `tests.support.cold_start`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.cold_start import cold_start, function_folders, lambda_environment
+
+pytestmark = pytest.mark.unit
+
+FOLDERS = function_folders()
+# The functions that call Replicate (and may load its client when they do); the others never.
+CALLS_REPLICATE = {"run_prediction", "reconcile"}
+# Loaded by an enabled Tracer only: the X-Ray SDK and the import hooks it patches with.
+TRACING_MODULES = ("aws_xray_sdk", "wrapt")
+REPLICATE_MODULES = ("replicate", "httpx", "httpcore")
+
+
+def loaded(modules: frozenset[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted(package for package in packages if package in modules or any(m.startswith(f"{package}.") for m in modules))
+
+
+def test_every_function_folder_is_in_the_template() -> None:
+    assert FOLDERS and all(lambda_environment(folder)["AWS_LAMBDA_FUNCTION_NAME"] for folder in FOLDERS)
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_given_lambdas_environment_when_init_imports_the_handler_then_no_tracing_sdk_no_unused_replicate_no_aws_client(
+    folder: str,
+) -> None:
+    env = lambda_environment(folder)
+    assert "LAMBDA_TASK_ROOT" in env and "POWERTOOLS_TRACE_DISABLED" not in env  # tracing on, as on AWS
+
+    started = cold_start(folder, watch_clients=True, env=env)
+
+    assert loaded(started.modules, TRACING_MODULES) == []
+    if folder not in CALLS_REPLICATE:
+        assert loaded(started.modules, REPLICATE_MODULES) == []
+    assert started.clients == ()
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_given_tracing_off_outside_lambda_when_the_handler_is_imported_then_no_xray_sampler_client_is_built(folder: str) -> None:
+    env = {name: value for name, value in lambda_environment(folder).items() if name != "LAMBDA_TASK_ROOT"}
+
+    started = cold_start(folder, watch_clients=True, env=env)
+
+    assert loaded(started.modules, TRACING_MODULES) == []
+    assert started.clients == ()
