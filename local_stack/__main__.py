@@ -36,6 +36,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quiet", action="store_true", help="no request or cell lines")
     parser.add_argument("--no-standin", action="store_true", help="do not start the Replicate stand-in")
     parser.add_argument(
+        "--standin-in-process",
+        action="store_true",
+        help="run the stand-in in this process instead of its own (one core, as before)",
+    )
+    parser.add_argument(
         "--handler-log-level",
         default="WARNING",
         help="POWERTOOLS_LOG_LEVEL of the handlers unless the shell sets it (WARNING keeps one line per request)",
@@ -44,7 +49,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def write_ready_file(path: Path, stack: LocalStack) -> None:
-    payload = {**stack.urls, "pid": os.getpid(), "startup_seconds": round(stack.startup_seconds or 0, 3)}
+    payload = {
+        **stack.urls,
+        "pid": os.getpid(),
+        "pids": stack.pids,
+        "startup_seconds": round(stack.startup_seconds or 0, 3),
+    }
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2))
     tmp.replace(path)
@@ -73,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         root=args.root,
         schedule_seconds=args.schedule_seconds,
         standin=not args.no_standin,
+        standin_process=not args.standin_in_process,
         warm=True,
     )
     try:
@@ -89,9 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.ready_file:
         write_ready_file(args.ready_file, stack)
+    status = 0
     try:
         while not stop.wait(0.5):
-            pass
+            if stack.failure:  # a child process died: the stack is not whole any more
+                status = 1
+                break
     finally:
         print("stopping...", flush=True)
         started = time.perf_counter()
@@ -102,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     # Handler threads (e.g. one waiting on a slow call) must not keep the process alive.
-    os._exit(0)
+    os._exit(status)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ the race (and costs little: moto handles one request in a few milliseconds).
 
 Lambda and Step Functions: payload limits measured as AWS measures them, and the integer
 ``ToleratedFailurePercentage`` AWS's own schema requires.
+
+Per-request overhead that is pure waste: the server lists moto's package folder on every request
+(``cached_moto_module_list``), and the ASL interpreter builds a new boto3 client for every Lambda
+task (``shared_step_functions_clients``).
 """
 
 from __future__ import annotations
@@ -358,3 +362,110 @@ def integer_tolerated_failure_percentage() -> Iterator[None]:
         yield
     finally:
         AmazonStateLanguageParser.parse = descriptor  # type: ignore[method-assign]
+
+
+# -- per-request overhead ----------------------------------------------------------------------
+
+
+@contextmanager
+def cached_moto_module_list() -> Iterator[None]:
+    """moto's server routes every request through `DomainDispatcherApplication.get_backend_for_host`,
+    which asks `moto.backends.list_of_moto_modules()`: a `listdir` of moto's package folder and an
+    `isdir` of each of its ~200 entries, per request. The folder does not change while the stack
+    runs: it is listed once."""
+    import moto.backends as backends
+
+    original = backends.list_of_moto_modules
+    if getattr(original, "_cached", False):
+        yield
+        return
+    cache: list[tuple[str, ...]] = []
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        if not cache:
+            cache.append(tuple(original()))
+        return cache[0]
+
+    list_of_moto_modules._cached = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = list_of_moto_modules
+    try:
+        yield
+    finally:
+        backends.list_of_moto_modules = original
+
+
+# The interpreter's modules that call `boto_client_for` (imported by name): the Lambda tasks.
+_BOTO_CLIENT_MODULES = (
+    "moto.stepfunctions.parser.asl.utils.boto_client",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+)
+# Concurrent executions share one client per service: one connection each to moto, kept alive.
+STEP_FUNCTIONS_CLIENT_POOL = 256
+
+
+@contextmanager
+def shared_step_functions_clients() -> Iterator[None]:
+    """moto's ASL interpreter builds a new boto3 client (service model loaded, endpoint resolved,
+    a new connection to moto) for every Lambda task it runs: milliseconds of CPU per state. boto3
+    clients are thread-safe: while active, one client per (region, service, moto port) serves
+    every task of every execution (tasks with their own credentials still get their own)."""
+    import importlib
+
+    modules = [importlib.import_module(name) for name in _BOTO_CLIENT_MODULES]
+    original = modules[0].__dict__["boto_client_for"]
+    if getattr(original, "_shared", False):
+        yield
+        return
+    clients: dict[tuple[str, str, str], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.core.models import botocore_stubber
+        from moto.settings import moto_server_port
+
+        if state_credentials is not None or botocore_stubber.enabled:  # in-process moto: no server
+            return original(region=region, service=service, state_credentials=state_credentials)
+        key = (region, service, moto_server_port())
+        client = clients.get(key)
+        if client is None:
+            with lock:
+                client = clients.get(key)
+                if client is None:
+                    client = _shared_client(region, service, key[2])
+                    clients[key] = client
+        return client
+
+    boto_client_for._shared = True  # type: ignore[attr-defined]
+    saved = [(module, module.__dict__["boto_client_for"]) for module in modules]
+    for module in modules:
+        setattr(module, "boto_client_for", boto_client_for)  # noqa: B010 - typed moto module
+    try:
+        yield
+    finally:
+        for module, function in saved:
+            setattr(module, "boto_client_for", function)  # noqa: B010
+        clients.clear()
+
+
+def _shared_client(region: str, service: str, port: str) -> Any:
+    """moto's own client (credentials, no retries, its timeouts) on 127.0.0.1 (`localhost` may try
+    ::1 first on every new connection), with a connection pool as large as the concurrency the
+    stack runs at."""
+    import boto3
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="ak",
+        aws_secret_access_key="sk",  # noqa: S106 - moto's fake credentials, as moto's own client
+        config=Config(
+            parameter_validation=False,
+            retries={"max_attempts": 0, "total_max_attempts": 1},
+            connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            max_pool_connections=STEP_FUNCTIONS_CLIENT_POOL,
+        ),
+    )

@@ -19,16 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from .aws_limits import HTTP_API_INTEGRATION_TIMEOUT_SECONDS
+from .children import ChildProcess
 from .environment import LocalSecrets, local_environment
 from .gateway import Gateway
 from .lambdas import Functions, MotoLambdaDispatch, clear_code_caches
 from .model import StackModel
 from .moto_fixes import (
+    cached_moto_module_list,
     exact_lambda_response_limit,
     hash_key_scoped_queries,
     integer_tolerated_failure_percentage,
     item_level_transaction_rollback,
     serialized_moto_dynamodb,
+    shared_step_functions_clients,
     step_functions_api_limits,
     step_functions_state_payload_limit,
 )
@@ -68,6 +71,7 @@ class LocalStack:
         log: Callable[[str], None] | None = None,
         warm: bool = False,
         integration_timeout_s: float = HTTP_API_INTEGRATION_TIMEOUT_SECONDS,
+        standin_process: bool = False,
     ) -> None:
         self.root = Path(root).resolve() if root else ROOT
         self.template_path = Path(template_path).resolve() if template_path else self.root / "template.yaml"
@@ -78,6 +82,7 @@ class LocalStack:
         self.parameters = dict(parameters or {})
         self._schedule_seconds = schedule_seconds
         self.with_standin = standin
+        self.standin_process = standin_process
         self.warm = warm
         self.integration_timeout_s = integration_timeout_s
         self.secrets = LocalSecrets.from_env({**os.environ, **self._env})
@@ -91,6 +96,8 @@ class LocalStack:
         self._gateway_server: UvicornThread | None = None
         self._standin_server: UvicornThread | None = None
         self._standin_app: Any = None
+        self._standin_child: ChildProcess | None = None
+        self.failure: str | None = None
         self._scheduler: Scheduler | None = None
         self._dispatch: MotoLambdaDispatch | None = None
         self._saved_environ: dict[str, str] | None = None
@@ -134,6 +141,14 @@ class LocalStack:
         self._apply_environment(
             gateway_sock.getsockname()[1], standin_sock.getsockname()[1] if standin_sock else 0, self._moto.port
         )
+        if standin_sock is not None and self.standin_process:
+            # Started now (os.environ holds the stand-in's settings) so that it imports while
+            # moto is configured and provisioned; ready-checked at the end.
+            self._sockets.remove(standin_sock)
+            self._standin_child = ChildProcess(
+                "replicate-standin", "local_stack.standin_process", standin_sock, os.environ, on_exit=self._child_exited
+            )
+            self._standin_child.start()
         self._saved_sys_path = list(sys.path)
         for extra in (self.root,):
             if str(extra) not in sys.path:
@@ -156,6 +171,8 @@ class LocalStack:
             step_functions_api_limits,
             step_functions_state_payload_limit,
             integer_tolerated_failure_percentage,
+            cached_moto_module_list,
+            shared_step_functions_clients,
         ):
             self._moto_fixes.enter_context(fix())
         self._dispatch = MotoLambdaDispatch(self.functions, self._function_error)
@@ -172,7 +189,7 @@ class LocalStack:
         if self.log and self.resources.skipped:
             self.log("not created locally: " + ", ".join(self.resources.skipped))
 
-        if standin_sock is not None:
+        if standin_sock is not None and self._standin_child is None:
             self._standin_app = _create_standin_app()
             self._standin_server = UvicornThread(self._standin_app, standin_sock, "replicate-standin")
             self._standin_server.start()
@@ -190,10 +207,12 @@ class LocalStack:
         self._gateway_server.start()
 
         interval = self._schedule_seconds
-        if interval is None:
-            interval = float(os.environ.get("LOCAL_SCHEDULE_SECONDS", "5"))
+        if interval is None and os.environ.get("LOCAL_SCHEDULE_SECONDS"):
+            interval = float(os.environ["LOCAL_SCHEDULE_SECONDS"])  # else each schedule's own rate
         self._scheduler = Scheduler(self.model.schedules, self.functions.invoke, interval, self.log)
         self._scheduler.start()
+        if self._standin_child is not None:
+            self._standin_child.wait_ready()
         self._running = True
         if self.warm:
             threading.Thread(target=self._warm, name="local-warm", daemon=True).start()
@@ -209,7 +228,7 @@ class LocalStack:
         self._stop_executions()
         stoppers = [
             threading.Thread(target=server.stop, daemon=True)
-            for server in (self._gateway_server, self._standin_server, self._moto)
+            for server in (self._gateway_server, self._standin_server, self._standin_child, self._moto)
             if server is not None
         ]
         for stopper in stoppers:
@@ -340,6 +359,12 @@ class LocalStack:
             if self.log:
                 self.log(f"stopping executions: {exc}")
 
+    def _child_exited(self, name: str, returncode: int) -> None:
+        """A child process ended while the stack runs: reported on stderr (also when quiet) and
+        kept in `failure` (`python -m local_stack` then stops with exit code 1)."""
+        self.failure = f"{name} exited with code {returncode}"
+        print(f"local stack: {self.failure}; its output is above", file=sys.stderr, flush=True)
+
     def _function_error(self, logical_id: str, exc: BaseException) -> None:
         if self.log:
             self.log(f"{logical_id} raised {type(exc).__name__}: {exc}")
@@ -374,8 +399,16 @@ class LocalStack:
 
     @property
     def standin(self) -> Any:
-        """The stand-in's store (`app.state.standin`)."""
+        """The stand-in's store (`app.state.standin`); None when it runs in its own process."""
         return None if self._standin_app is None else self._standin_app.state.standin
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """The stack's processes: this one, and the stand-in's when it has its own."""
+        pids = {"stack": os.getpid()}
+        if self._standin_child is not None and self._standin_child.pid is not None:
+            pids["standin"] = self._standin_child.pid
+        return pids
 
     @property
     def urls(self) -> dict[str, Any]:

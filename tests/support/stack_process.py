@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.support.process_tree import TreeMonitor, TreeUsage
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -51,3 +53,16 @@ def running_stack(env: Mapping[str, str] | None = None, timeout: float = 90) -> 
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def stack_usage(urls: Mapping[str, Any]) -> TreeUsage:
+    """One reading of the stack's processes (it and its children: the stand-in's process):
+    `.total_cpu_s` CPU seconds since each started, `.total_rss_mb` now, `.hwm_mb` per pid."""
+    return TreeUsage.sample(int(urls["pid"]))
+
+
+def monitor_stack(urls: Mapping[str, Any], interval_s: float = 0.25) -> TreeMonitor:
+    """`with monitor_stack(urls) as usage: <run a batch>` then `usage.cpu_s` (CPU seconds of the
+    whole process tree during the block), `usage.peak_rss_mb` (largest summed RSS seen),
+    `usage.sum_of_peaks_mb` (each process's VmHWM, summed), `usage.cpu_by_pid`."""
+    return TreeMonitor(int(urls["pid"]), interval_s)

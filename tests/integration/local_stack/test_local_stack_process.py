@@ -82,3 +82,85 @@ def test_foreground_process_lifecycle(tmp_path: Path) -> None:
     cell_lines = [line for line in lines if line.startswith("cell ")]
     assert cell_lines == ["cell  batch=b-1 angle=front colour=- status=completed"], output
     assert not ready_file.exists()
+
+
+def _start_with_standin(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], dict, Path]:
+    ready_file = tmp_path / "ready.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "shared")])}
+    command = [
+        sys.executable, "-m", "local_stack",
+        "--port", "0", "--standin-port", "0", "--moto-port", "0",
+        "--template", str(FIXTURE / "template.yaml"), "--root", str(FIXTURE),
+        "--schedule-seconds", "0", "--quiet", "--ready-file", str(ready_file), *extra,
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not ready_file.exists():
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert time.monotonic() < deadline, "not ready in 60 s"
+        time.sleep(0.05)
+    return process, json.loads(ready_file.read_text()), ready_file
+
+
+def _gone(pid: int, within_s: float = 5.0) -> bool:
+    """The process has exited (absent, or a zombie nobody reaped yet)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_standin_runs_in_its_own_process_and_stops_with_the_stack(tmp_path: Path) -> None:
+    process, urls, ready_file = _start_with_standin(tmp_path)
+    try:
+        standin_pid = urls["pids"]["standin"]
+        assert standin_pid != urls["pid"] and urls["pids"]["stack"] == urls["pid"]
+        assert Path(f"/proc/{standin_pid}/cmdline").read_bytes().split(b"\0")[2] == b"local_stack.standin_process"
+        assert httpx.get(f"{urls['standin_url']}/health").json() == {"status": "ok"}
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert _gone(standin_pid), "the stand-in outlived a clean stop"
+    assert not ready_file.exists()
+
+
+def test_given_the_stack_is_killed_then_the_standin_dies_with_it(tmp_path: Path) -> None:
+    process, urls, _ = _start_with_standin(tmp_path)
+    standin_pid = urls["pids"]["standin"]
+    process.kill()  # SIGKILL: no cleanup code runs in the stack
+    process.communicate(timeout=10)
+    assert _gone(standin_pid), "the stand-in outlived its killed parent"
+
+
+def test_given_the_standin_crashes_then_the_stack_reports_it_and_exits_1(tmp_path: Path) -> None:
+    process, urls, _ = _start_with_standin(tmp_path)
+    try:
+        os.kill(urls["pids"]["standin"], signal.SIGKILL)
+        output, _ = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, output
+    assert "local stack: replicate-standin exited with code -9" in output
+
+
+def test_given_standin_in_process_then_one_process(tmp_path: Path) -> None:
+    process, urls, _ = _start_with_standin(tmp_path, "--standin-in-process")
+    try:
+        assert urls["pids"] == {"stack": urls["pid"]}
+        assert httpx.get(f"{urls['standin_url']}/health").status_code == 200
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0

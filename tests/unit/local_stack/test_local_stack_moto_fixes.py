@@ -199,3 +199,55 @@ def test_given_moto_lambda_responses_then_only_a_payload_over_6291556_bytes_is_t
         assert responses.sys.getsizeof(b"x" * (LAMBDA_SYNC_RESPONSE_MAX_BYTES + 1)) > 6_000_000
         assert responses.sys.maxsize  # everything else is the real module
     assert responses.sys.getsizeof(b"x" * 6_100_000) > 6_000_000  # moto's own measure again
+
+
+# -- per-request overhead --------------------------------------------------------------------
+
+
+def test_given_the_module_list_cached_then_routing_n_requests_lists_moto_folder_once() -> None:
+    from unittest import mock
+
+    import moto.backends as backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    from local_stack.moto_fixes import cached_moto_module_list
+
+    dispatcher = DomainDispatcherApplication(create_app=lambda service: None)  # type: ignore[arg-type, return-value]
+    with mock.patch.object(backends.os, "listdir", wraps=backends.os.listdir) as listdir:
+        for _ in range(20):
+            assert dispatcher.get_backend_for_host("dynamodb") == "dynamodb"
+        assert listdir.call_count == 20  # moto itself: once per request
+        listdir.reset_mock()
+        with cached_moto_module_list():
+            for _ in range(20):
+                assert dispatcher.get_backend_for_host("dynamodb") == "dynamodb"
+                assert dispatcher.get_backend_for_host("stepfunctions") == "stepfunctions"
+        assert listdir.call_count == 1
+    assert backends.list_of_moto_modules is not None and not getattr(backends.list_of_moto_modules, "_cached", False)
+
+
+def test_given_shared_clients_then_n_lambda_tasks_build_one_boto3_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    from unittest import mock
+
+    import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils as lambda_tasks
+    import moto.stepfunctions.parser.asl.utils.boto_client as boto_client
+
+    from local_stack.moto_fixes import STEP_FUNCTIONS_CLIENT_POOL, shared_step_functions_clients
+
+    monkeypatch.setenv("MOTO_PORT", "3299")
+    with mock.patch.object(boto_client.boto3, "client", wraps=boto3.client) as create:
+        for _ in range(5):
+            lambda_tasks.boto_client_for(region="us-east-1", service="lambda", state_credentials=None)
+        assert create.call_count == 5  # moto itself: one client per task
+        create.reset_mock()
+        with shared_step_functions_clients():
+            clients = {id(lambda_tasks.boto_client_for(region="us-east-1", service="lambda")) for _ in range(20)}
+            client = lambda_tasks.boto_client_for(region="us-east-1", service="lambda")
+            monkeypatch.setenv("MOTO_PORT", "3298")  # another stack: another client
+            other = lambda_tasks.boto_client_for(region="us-east-1", service="lambda")
+        assert len(clients) == 1 and other is not client
+        assert create.call_count == 2
+    assert client.meta.endpoint_url == "http://127.0.0.1:3299"
+    assert client.meta.config.max_pool_connections == STEP_FUNCTIONS_CLIENT_POOL
+    assert client.meta.config.retries["total_max_attempts"] == 1
+    assert not getattr(lambda_tasks.boto_client_for, "_shared", False)
