@@ -1,11 +1,12 @@
 """The cell state machine: the one path every outcome goes through (webhook or poll).
 
-``queued → processing`` (the prediction exists) ``→ completed | failed`` (``domain.CellStatus``), forward only (conditional
-writes in the data layer). Whoever makes a transition announces it (one push) and resumes the
-workflow (one SendTaskSuccess/Failure); a duplicate, late or out-of-order delivery finds the cell
-further on and changes nothing. A terminal cell keeps its task token until the workflow has taken
-the outcome (``taskNotifiedAt``), so a delivery retried after a crash between the cell write and
-the Step Functions call still resumes the workflow.
+``queued → processing`` (the prediction exists) ``→ completed | failed`` (``domain.CellStatus``),
+forward only (conditional writes in the data layer). Whoever makes a transition announces it (one
+push) and resumes the workflow (one SendTaskSuccess/Failure); a duplicate, late or out-of-order
+delivery finds the cell further on and changes nothing but resuming the workflow again with the
+cell's task token: a delivery retried after a crash between the cell write and the Step Functions
+call still resumes the workflow, and when the workflow already has the outcome Step Functions
+refuses the token, which is harmless (one call, no write to remember it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .domain import Cell
 from .notifier import get_notifier
 from .observability import logger, metrics
 from .outputs import OutputRejected, persist_output
+from .pacing import ColorPace
 from .repository import get_repository
 from .statuses import FAILED_PREDICTION, RUNNING_PREDICTION, CellStatus, Outcome, PredictionStatus
 from .views import JOB_UPDATED, job_updated
@@ -47,32 +49,29 @@ _push_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="push")
 
 def _announce_and_resume(owner: str | None, cell: Cell) -> None:
     """The push and the workflow resume run side by side; both finish before we return (a
-    Lambda is frozen once it answers)."""
+    Lambda is frozen once it answers). A finished angle reserves its colour jobs' create slots
+    here, once (a repeated resume lets each colour job take its own)."""
     pushed = _push_pool.submit(push_cell, owner, cell)
     try:
-        resume(cell)
+        colors = reserve_color_slots(cell.colorCount or 0) if cell.is_angle and cell.status == CellStatus.COMPLETED else None
+        resume(cell, color_pace=colors)
     finally:
         pushed.result()
 
 
-def resume(cell: Cell, task_token: str | None = None) -> bool:
+def resume(cell: Cell, task_token: str | None = None, color_pace: ColorPace | None = None) -> bool:
     """Hands a terminal cell's outcome to its waiting task (the cell's, or task_token). True when
-    the workflow took it."""
+    the workflow took it; False when it already had it (Step Functions refused the token)."""
     token = task_token or cell.taskToken
     if not token:
         return False
     if cell.status == CellStatus.COMPLETED:
-        # Keys, never URLs: the next step signs what it hands over when it hands it over. A
-        # finished angle hands over its colour jobs' create slots too.
+        # Keys, never URLs: the next step signs what it hands over when it hands it over.
         output: dict[str, Any] = {"imageKey": cell.imageKey}
-        colors = reserve_color_slots(cell.colorCount or 0) if cell.is_angle else None
-        if colors is not None:
-            output["colorPace"] = colors.as_output()
-        taken = workflow.send_task_success(token, output)
-    else:
-        taken = workflow.send_task_failure(token, PREDICTION_FAILED, cell.error or CellStatus.FAILED)
-    get_repository().mark_task_notified(cell, token)
-    return taken
+        if color_pace is not None:
+            output["colorPace"] = color_pace.as_output()
+        return workflow.send_task_success(token, output)
+    return workflow.send_task_failure(token, PREDICTION_FAILED, cell.error or CellStatus.FAILED)
 
 
 def _failure_reason(prediction: Mapping[str, Any]) -> str:
@@ -133,12 +132,11 @@ def _fail(cell: Cell, owner: str | None, reason: str) -> Outcome:
 
 
 def _already_terminal(cell: Cell) -> Outcome:
-    if cell.taskToken and not cell.taskNotifiedAt:
-        # The earlier delivery wrote the cell but has not resumed the workflow (yet, or ever).
-        # Only the workflow is resumed here: the delivery that completed the cell owns its push
-        # (a second push would announce the cell twice while that delivery is still running);
-        # a client that missed it reads the cell from the snapshot on subscribe or reload.
-        logger.info("resuming the workflow for an already terminal cell")
-        resume(cell)
+    """The earlier delivery wrote the cell but may not have resumed the workflow (it may have
+    died in between). Only the workflow is resumed here: the delivery that completed the cell
+    owns its push (a second push would announce the cell twice while that delivery is still
+    running); a client that missed it reads the cell from the snapshot on subscribe or reload."""
+    if cell.taskToken and resume(cell):
+        logger.info("resumed the workflow for an already terminal cell")
         return Outcome.RESUMED
     return Outcome.UNCHANGED

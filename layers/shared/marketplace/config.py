@@ -44,6 +44,10 @@ class Settings(BaseModel):
     reconcile_after_seconds: int = Field(default=90, ge=0)
     reconcile_max_cells: int = Field(default=200, ge=1)
     ticket_ttl_seconds: int = Field(default=TICKET_TTL_SECONDS, ge=1, le=MAX_TICKET_TTL_SECONDS)
+    # Replicate's create limit (600 a minute per account); 0 turns the product's pacing off.
+    replicate_creates_per_minute: int = Field(default=600, ge=0)
+    # Creates that may go at once after a quiet spell (Replicate allows short bursts).
+    replicate_create_burst: int = Field(default=50, ge=0)
 
     @field_validator("replicate_base_url", "public_asset_base_url", "aws_endpoint_url")
     @classmethod
@@ -73,6 +77,8 @@ class Settings(BaseModel):
             reconcile_after_seconds=int(env.get("RECONCILE_AFTER_SECONDS", "90") or 90),
             reconcile_max_cells=int(env.get("RECONCILE_MAX_CELLS", "200") or 200),
             ticket_ttl_seconds=_ticket_ttl(env.get("TICKET_TTL_SECONDS")),
+            replicate_creates_per_minute=int(env.get("REPLICATE_CREATES_PER_MINUTE", "600") or 0),
+            replicate_create_burst=int(env.get("REPLICATE_CREATE_BURST", "50") or 0),
         )
 
 

@@ -40,7 +40,6 @@ class Cell(Record):
     updatedAt: str | None = None
     startedAt: str | None = None
     completedAt: str | None = None
-    taskNotifiedAt: str | None = None
     predictionCount: int | None = None
     colorCount: int | None = None  # an angle's colour jobs in its run (their slots are reserved with it)
 

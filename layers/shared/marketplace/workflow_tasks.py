@@ -183,8 +183,6 @@ def record_failure(batch_id: str, angle_key: str, color_key: str | None, error: 
     if failed is not None:
         count += 1
         push_cell(owner, failed)
-        if failed.taskToken:
-            repo.mark_task_notified(failed, failed.taskToken)
     if color_key:
         return count
     cells = [c for c in repo.list_cells(batch_id) if c.angleKey == angle_key]

@@ -115,14 +115,6 @@ class CellRows:
         item = self.table.get(keys.cell_key(batch_id, angle_key, color_key))
         return Cell.model_validate(item) if item else None
 
-    def mark_task_notified(self, cell: Cell, task_token: str) -> None:
-        """The workflow has this terminal cell's outcome: drop the token (a newer one stays).
-
-        complete_cell/fail_cell keep the token so that a retried delivery can still resume the
-        workflow when the process died between the cell write and SendTaskSuccess/Failure.
-        """
-        self._set_if(cell, "SET taskNotifiedAt = :now REMOVE taskToken", "taskToken = :token", token=task_token)
-
     def list_pending_cells(self, updated_before: str, limit: int = 200) -> list[Cell]:
         """Cells with a prediction in flight whose last change is older than updated_before."""
         items = self.table.query(

@@ -1,16 +1,12 @@
 """The shared schedule of prediction creates (see ``marketplace.pacing``): one item whose
-``nextMs`` is the first free slot. A reservation is one atomic ADD; only after a quiet spell
-(the schedule lies further in the past than the burst allows) a second, conditional write moves
-it up to now minus the burst."""
+``nextMs`` is the first free slot (a GCRA: the schedule never lies further in the past than the
+burst allows). A reservation is a conditional SET when the schedule is idle (behind
+``now - burst``): one write; else that refused write and one atomic ADD."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import keys
 from .table import Table, conditional, values
-
-_MAX_ATTEMPTS = 4
 
 
 class PacerRows:
@@ -21,33 +17,23 @@ class PacerRows:
         in the past by at most ``burst_ms``: due now)."""
         span = count * interval_ms
         earliest = now_ms - burst_ms
-        start = earliest
-        for _ in range(_MAX_ATTEMPTS):
-            answer = self.table.client.update_item(
+        with conditional() as idle:
+            self.table.client.update_item(
                 TableName=self.table.name,
                 Key=keys.pacer_key(),
-                UpdateExpression="ADD nextMs :span",
-                ExpressionAttributeValues=values(span=span),
-                ReturnValues="UPDATED_NEW",
+                UpdateExpression="SET nextMs = :next",
+                ConditionExpression="attribute_not_exists(nextMs) OR nextMs < :earliest",
+                ExpressionAttributeValues=values(next=earliest + span, earliest=earliest),
             )
-            after = _int(answer["Attributes"]["nextMs"])
-            start = after - span
-            if start >= earliest:
-                return start
-            # Quiet spell: the schedule is behind. Move it to `earliest` unless another
-            # reservation moved it first (then take a slot again).
-            with conditional() as moved:
-                self.table.client.update_item(
-                    TableName=self.table.name,
-                    Key=keys.pacer_key(),
-                    UpdateExpression="SET nextMs = :next",
-                    ConditionExpression="nextMs = :seen",
-                    ExpressionAttributeValues=values(next=earliest + span, seen=after),
-                )
-            if moved.held:
-                return earliest
-        return max(start, earliest)
-
-
-def _int(attribute: dict[str, Any]) -> int:
-    return int(attribute["N"])
+        if idle.held:
+            return earliest
+        # Busy: take the next slots. The schedule stood at or after `earliest` a moment ago, and
+        # only moves forward, so the first slot is never earlier than the burst allows.
+        answer = self.table.client.update_item(
+            TableName=self.table.name,
+            Key=keys.pacer_key(),
+            UpdateExpression="ADD nextMs :span",
+            ExpressionAttributeValues=values(span=span),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(answer["Attributes"]["nextMs"]["N"]) - span
