@@ -12,7 +12,11 @@ from .aws import ws_management_client
 from .observability import logger
 from .repository import Repository, get_repository
 
-_FAN_OUT_THREADS = 8
+# One shared pool for every push of the process: threads are reused instead of started per push,
+# and sized for the local stack, where all concurrent invocations share the process (on Lambda one
+# invocation uses a few of them). Started only when needed; 64 = the client's connection pool.
+_FAN_OUT_THREADS = 64
+_fan_out = ThreadPoolExecutor(max_workers=_FAN_OUT_THREADS, thread_name_prefix="push-fan-out")
 
 
 class Notifier:
@@ -28,8 +32,7 @@ class Notifier:
         payload = json.dumps({"type": message_type, "data": data}, separators=(",", ":")).encode()
         if len(connections) == 1:
             return int(self._post(connections[0], owner, payload))
-        with ThreadPoolExecutor(max_workers=min(_FAN_OUT_THREADS, len(connections))) as pool:
-            return sum(pool.map(lambda c: self._post(c, owner, payload), connections))
+        return sum(_fan_out.map(lambda c: self._post(c, owner, payload), connections))
 
     def send_to_connection(self, connection_id: str, owner: str, message_type: str, data: dict[str, Any]) -> bool:
         payload = json.dumps({"type": message_type, "data": data}, separators=(",", ":")).encode()

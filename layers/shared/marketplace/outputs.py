@@ -66,7 +66,12 @@ class PersistedOutput:
 
 
 _session_local = threading.local()
-_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="s3put")
+# One worker per invocation that is persisting at the same time: on Lambda that is one, but the
+# local stack runs every invocation of a function in one process, and a webhook burst must not
+# queue each full-PNG upload behind other invocations' uploads. Threads start only when needed;
+# 64 matches the S3 client's connection pool (aws.py), past which uploads would wait anyway.
+_PUT_WORKERS = 64
+_pool = ThreadPoolExecutor(max_workers=_PUT_WORKERS, thread_name_prefix="s3put")
 
 
 def _session() -> requests.Session:
