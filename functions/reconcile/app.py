@@ -16,6 +16,7 @@ from typing import Any
 from marketplace import cells, predictions
 from marketplace.config import get_settings
 from marketplace.domain import Cell
+from marketplace.errors import ReplicateRateLimited
 from marketplace.observability import lambda_entry, logger, metrics
 from marketplace.repository import get_repository
 from marketplace.statuses import RUNNING_PREDICTION, Outcome
@@ -40,6 +41,10 @@ def _reconcile(cell: Cell) -> Outcome:
 def _safe(cell: Cell) -> str:
     try:
         return _reconcile(cell)
+    except ReplicateRateLimited:
+        # Polls share Replicate's 3,000-a-minute limit: this cell waits for the next sweep.
+        logger.info("poll throttled by Replicate: next sweep", extra={"prediction_id": cell.predictionId})
+        return "throttled"
     except Exception:
         logger.exception("reconciling a cell failed", extra={"prediction_id": cell.predictionId})
         return "error"
