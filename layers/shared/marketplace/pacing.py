@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeGuard
 
 # Waited inside RunPrediction: shorter than any Lambda timeout, and long enough that the
 # workflow's 1 s-granular Wait is only used for slots well ahead.
@@ -38,7 +39,8 @@ class Pacing:
 
     @property
     def burst_ms(self) -> int:
-        return self.burst * self.interval_ms
+        """How far the schedule may lie in the past: ``burst`` slots due at once (0 and 1 alike)."""
+        return max(0, self.burst - 1) * self.interval_ms
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,14 @@ class ColorPace:
         if not isinstance(data, dict):
             return None
         start, interval = data.get("startMs"), data.get("intervalMs")
-        if not isinstance(start, int) or not isinstance(interval, int) or start < 0 or interval < 0:
+        if not _whole(start) or not _whole(interval):
             return None
         return cls(start, interval)
+
+
+def _whole(value: object) -> TypeGuard[int]:
+    """A non-negative int (JSON's true/false are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 @dataclass(frozen=True)
