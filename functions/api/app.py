@@ -10,10 +10,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupp
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from marketplace import batches, errors, presets, tickets, uploads, views
@@ -187,16 +183,6 @@ def on_undecodable_body(error: UnicodeDecodeError) -> Response[str]:
 @app.exception_handler(errors.DomainError)
 def on_domain_error(error: errors.DomainError) -> Response[str]:
     return error_response(error)
-
-
-@app.exception_handler(IdempotencyValidationError)
-def on_idempotency_mismatch(error: IdempotencyValidationError) -> Response[str]:
-    return error_response(errors.Conflict("Idempotency-Key was used with a different body", field="Idempotency-Key"))
-
-
-@app.exception_handler(IdempotencyAlreadyInProgressError)
-def on_idempotency_in_progress(error: IdempotencyAlreadyInProgressError) -> Response[str]:
-    return error_response(errors.Conflict("a request with this Idempotency-Key is in progress", field="Idempotency-Key"))
 
 
 @lambda_entry(correlation_paths.API_GATEWAY_HTTP)

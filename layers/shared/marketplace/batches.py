@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
 from .aws import dynamodb_client
 from .config import get_settings
@@ -81,22 +77,41 @@ def _color_cell(batch_id: str, run_id: str, owner: str, presets: Presets, angle_
 
 
 def create_batch(owner: str, request: CreateBatchRequest, idempotency_key: str | None = None) -> dict[str, Any]:
-    """Validates against the live presets, writes batch + cells, starts the workflow."""
-    if idempotency_key:
-        body = request.model_dump()
-        return _idempotent_create()(request={"owner": owner, "key": idempotency_key, "body": body})
-    return _create_batch(owner, request)
+    """Validates against the live presets, writes batch + cells, starts the workflow. The same
+    Idempotency-Key with another body, or while its first request still runs, is a Conflict."""
+    if not idempotency_key:
+        return _create_batch(owner, request)
+    # Powertools' idempotency (and boto3 with it) is imported by the first keyed create only.
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    context = getattr(_invocation, "context", None)
+    if context is not None:
+        _idempotency_config().register_lambda_context(context)
+    try:
+        return _idempotent_create()(request={"owner": owner, "key": idempotency_key, "body": request.model_dump()})
+    except IdempotencyValidationError:
+        raise Conflict("Idempotency-Key was used with a different body", field="Idempotency-Key") from None
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict("a request with this Idempotency-Key is in progress", field="Idempotency-Key") from None
+
+
+_invocation = threading.local()  # the local stack runs invocations side by side in one process
 
 
 def register_lambda_context(context: Any) -> None:
     """Idempotency records of this invocation expire with it: a create that times out leaves an
     in-progress record that lapses when the Lambda's time is up, not one that locks its
     Idempotency-Key for IDEMPOTENCY_SECONDS."""
-    _idempotency_config().register_lambda_context(context)
+    _invocation.context = context
 
 
 @lru_cache(maxsize=1)
-def _idempotency_config() -> IdempotencyConfig:
+def _idempotency_config() -> Any:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
     # The body is validated too: the same key with a different body is refused, not replayed.
     return IdempotencyConfig(
         event_key_jmespath="[owner, key]",
@@ -107,6 +122,8 @@ def _idempotency_config() -> IdempotencyConfig:
 
 @lru_cache(maxsize=1)
 def _idempotent_create() -> Any:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+
     persistence = DynamoDBPersistenceLayer(
         table_name=get_settings().table_name,
         key_attr="PK",

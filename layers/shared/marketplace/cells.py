@@ -21,7 +21,6 @@ from .create_slots import reserve_color_slots
 from .domain import Cell
 from .notifier import get_notifier
 from .observability import logger, metrics
-from .outputs import OutputRejected, persist_output
 from .pacing import ColorPace
 from .repository import get_repository
 from .statuses import FAILED_PREDICTION, RUNNING_PREDICTION, CellStatus, Outcome, PredictionStatus
@@ -106,6 +105,9 @@ def handle_prediction_update(prediction: Mapping[str, Any], cell: Cell) -> Outco
         owner = batch.owner if batch else None
 
     if status == PredictionStatus.SUCCEEDED:
+        # Pillow and requests only where an output is stored (not in RunPrediction's cold start).
+        from .outputs import OutputRejected, persist_output
+
         try:
             stored = persist_output(cell.batchId, cell.angleKey, cell.colorKey, prediction.get("output"))
         except OutputRejected as error:

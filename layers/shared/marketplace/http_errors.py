@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response, content_types
+from typing import TYPE_CHECKING, Any
 
 from . import errors
+
+if TYPE_CHECKING:  # the event handler package costs ~50 ms of a cold start the webhook never needs
+    from aws_lambda_powertools.event_handler import Response
 
 STATUS = {
     errors.ValidationFailed: 422,
@@ -40,6 +41,8 @@ def error_body(code: str, message: str, field: str | None = None) -> str:
 
 
 def error_response(error: errors.DomainError) -> Response[str]:
+    from aws_lambda_powertools.event_handler import Response, content_types
+
     return Response(status_for(error), content_types.APPLICATION_JSON, error_body(error.code, error.message, error.field))
 
 
@@ -65,4 +68,6 @@ def validation_error_response(details: Sequence[dict[str, Any]]) -> Response[str
         field, message = "body", "request body is not valid JSON"
     elif first.get("type") == "missing":
         message = "field required"
+    from aws_lambda_powertools.event_handler import Response, content_types
+
     return Response(422, content_types.APPLICATION_JSON, error_body("validation_failed", f"{field}: {message}", field))

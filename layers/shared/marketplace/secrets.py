@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-from aws_lambda_powertools.utilities import parameters
-
 _MAX_AGE_SECONDS = 300
 
 
@@ -16,4 +14,6 @@ def get_secret(direct_env: str, param_env: str) -> str:
     name = os.environ.get(param_env)
     if not name:
         raise RuntimeError(f"neither {direct_env} nor {param_env} is configured")
+    from aws_lambda_powertools.utilities import parameters  # boto3 with it: only where SSM is read
+
     return str(parameters.get_parameter(name, decrypt=True, max_age=_MAX_AGE_SECONDS))

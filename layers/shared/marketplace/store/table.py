@@ -7,16 +7,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..aws import dynamodb_client
 from ..config import get_settings
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+
+@cache
+def _serializer() -> TypeSerializer:
+    """boto3 is imported with the first item, not at a handler's import (cold start)."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer()
+
+
+@cache
+def _deserializer() -> TypeDeserializer:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    return TypeDeserializer()
 
 
 def now_iso() -> str:
@@ -36,16 +51,16 @@ def _plain(value: Any) -> Any:
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
+    return {k: _serializer().serialize(v) for k, v in data.items() if v is not None}
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+    return {k: _plain(_deserializer().deserialize(v)) for k, v in item.items()}
 
 
 def values(**named: Any) -> dict[str, Any]:
     """ExpressionAttributeValues from keyword arguments (enums are their strings)."""
-    return {f":{k}": _serializer.serialize(str(v) if hasattr(v, "value") else v) for k, v in named.items()}
+    return {f":{k}": _serializer().serialize(str(v) if hasattr(v, "value") else v) for k, v in named.items()}
 
 
 def is_condition_failure(error: ClientError) -> bool:
