@@ -1,6 +1,7 @@
 """Fixtures for the workflow units: environment (tests.support.handler_env), moto (DynamoDB + S3
 built from template.yaml by the local stack's provisioner),
-a recording Step Functions client and a recording WebSocket management client."""
+a recording Step Functions client, a recording WebSocket management client, and a fake clock for
+the create schedule."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 from moto import mock_aws
-from workflow_testkit import FakeManagementClient, FakeSfn, World
+from workflow_testkit import FakeClock, FakeManagementClient, FakeSfn, World
 
-from marketplace import aws, notifier, repository, workflow
+from marketplace import aws, create_slots, notifier, repository, workflow
 from tests.support.aws_resources import create_bucket_from_template, create_table_from_template
 from tests.support.handler_env import use_handler_env
 from tests.support.resets import reset_marketplace_caches
@@ -43,3 +44,12 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         sfn = FakeSfn()
         monkeypatch.setattr(workflow, "sfn_client", lambda: sfn)
         yield World(dynamodb=dynamodb, s3=s3, repo=repo, ws=ws, sfn=sfn)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The create schedule's clock and sleep, under the test's control."""
+    fake = FakeClock()
+    monkeypatch.setattr(create_slots, "now_ms", lambda: fake.now_ms)
+    monkeypatch.setattr(create_slots, "time", fake)
+    return fake

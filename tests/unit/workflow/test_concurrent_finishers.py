@@ -7,9 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from workflow_testkit import World, data_uri, make_batch, png_bytes, start, succeeded
-
-from marketplace import cells
+from workflow_testkit import World, data_uri, deliver, make_batch, png_bytes, start, succeeded
 
 pytestmark = pytest.mark.unit
 
@@ -19,7 +17,7 @@ def test_given_a_cell_being_completed_when_a_second_finisher_arrives_mid_resume_
 ) -> None:
     world.connect()
     make_batch(world.repo)
-    pointer = start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    recorded = start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
     update = succeeded("p-1", data_uri(png_bytes(320, 240)))
     outcomes: list[str] = []
     calls: list[str] = []
@@ -28,12 +26,12 @@ def test_given_a_cell_being_completed_when_a_second_finisher_arrives_mid_resume_
     def success_while_the_poll_arrives(taskToken: str, output: str) -> dict[str, Any]:
         calls.append(taskToken)
         if len(calls) == 1:  # the first finisher is between its cell write and the workflow call
-            outcomes.append(cells.handle_prediction_update(update, pointer))
+            outcomes.append(deliver(world.repo, update, recorded))
         return real_success(taskToken, output)
 
     world.sfn.send_task_success = success_while_the_poll_arrives  # type: ignore[method-assign]
 
-    first = cells.handle_prediction_update(update, pointer)
+    first = deliver(world.repo, update, recorded)
 
     completed_pushes = [u for u in world.job_updates() if u["status"] == "completed"]
     assert first == "completed" and outcomes

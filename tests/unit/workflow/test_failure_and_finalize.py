@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from workflow_testkit import World, data_uri, make_batch, png_bytes, start, succeeded
+from workflow_testkit import World, data_uri, deliver, make_batch, png_bytes, start, succeeded
 
-from marketplace import cells, workflow_tasks
+from marketplace import workflow_tasks
 from marketplace.domain import Cell
 from tests.support.lambdas import FakeLambdaContext, load_function
 
@@ -49,8 +49,8 @@ def test_given_an_angle_the_webhook_already_failed_when_recorded_then_its_colour
     world: World,
 ) -> None:
     make_batch(world.repo, colors=("red_metallic",))
-    pointer = start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
-    cells.handle_prediction_update({"id": "p-1", "status": "failed", "error": "model crashed"}, pointer)
+    recorded = start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    deliver(world.repo, {"id": "p-1", "status": "failed", "error": "model crashed"}, recorded)
 
     count = workflow_tasks.record_failure("b-1", "front_0", None, {"Error": "PredictionFailed", "Cause": "model crashed"})
 
@@ -74,8 +74,8 @@ def test_given_a_completed_colour_when_its_angle_failure_is_recorded_then_the_fi
     world: World,
 ) -> None:
     make_batch(world.repo, colors=("red_metallic", "blue_metallic"))
-    pointer = start(world.repo, "b-1", "front_0", "red_metallic", "p-r", "tok-r")
-    cells.handle_prediction_update(succeeded("p-r", data_uri(png_bytes())), pointer)
+    recorded = start(world.repo, "b-1", "front_0", "red_metallic", "p-r", "tok-r")
+    deliver(world.repo, succeeded("p-r", data_uri(png_bytes())), recorded)
 
     workflow_tasks.record_failure("b-1", "front_0", None, {"Error": "States.Timeout"})
 
@@ -88,8 +88,8 @@ def test_given_every_cell_terminal_when_finalized_twice_then_the_batch_completes
 ) -> None:
     world.connect()
     make_batch(world.repo, colors=())
-    pointer = start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
-    cells.handle_prediction_update(succeeded("p-1", data_uri(png_bytes())), pointer)
+    recorded = start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    deliver(world.repo, succeeded("p-1", data_uri(png_bytes())), recorded)
 
     first = finalize_batch.lambda_handler({"batchId": "b-1", "executionName": "b-1"}, FakeLambdaContext())
     second = finalize_batch.lambda_handler({"batchId": "b-1", "executionName": "b-1"}, FakeLambdaContext())
@@ -118,10 +118,10 @@ def test_given_a_branch_that_ended_abnormally_when_its_run_is_finalized_then_its
     world.connect()
     make_batch(world.repo, angles=("front_0", "side_90"), colors=("red_metallic",))
     for angle in ("front_0", "side_90"):
-        pointer = start(world.repo, "b-1", angle, None, f"p-{angle}", f"tok-{angle}")
-        cells.handle_prediction_update(succeeded(f"p-{angle}", data_uri(png_bytes())), pointer)
-    pointer = start(world.repo, "b-1", "front_0", "red_metallic", "p-red", "tok-red")
-    cells.handle_prediction_update(succeeded("p-red", data_uri(png_bytes())), pointer)
+        recorded = start(world.repo, "b-1", angle, None, f"p-{angle}", f"tok-{angle}")
+        deliver(world.repo, succeeded(f"p-{angle}", data_uri(png_bytes())), recorded)
+    recorded = start(world.repo, "b-1", "front_0", "red_metallic", "p-red", "tok-red")
+    deliver(world.repo, succeeded("p-red", data_uri(png_bytes())), recorded)
 
     answer = finalize_batch.lambda_handler(
         {"batchId": "b-1", "runId": "b-1", "executionName": "b-1", "workflowError": {}}, FakeLambdaContext()

@@ -12,9 +12,7 @@ import zlib
 
 import pytest
 from PIL import Image
-from workflow_testkit import World, data_uri, make_batch, png_bytes, start, succeeded
-
-from marketplace import cells
+from workflow_testkit import World, data_uri, deliver, make_batch, png_bytes, start, succeeded
 
 pytestmark = [pytest.mark.unit, pytest.mark.security]
 
@@ -71,9 +69,9 @@ def test_given_a_hostile_output_when_the_prediction_succeeds_then_the_cell_fails
 ) -> None:
     world.connect()
     make_batch(world.repo)
-    pointer = start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    recorded = start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
 
-    outcome = cells.handle_prediction_update(succeeded("p-1", output), pointer)
+    outcome = deliver(world.repo, succeeded("p-1", output), recorded)
 
     cell = world.cell("b-1", "front_0")
     assert outcome == "failed"

@@ -54,6 +54,20 @@ def test_given_a_dropped_success_webhook_when_swept_then_the_cell_completes_like
     assert sweep()["checked"] == 0  # no longer pending
 
 
+def test_given_a_dropped_webhook_when_swept_then_the_cell_the_index_found_is_handled_without_reading_it_again(
+    world: World, replicate_state: dict[str, Any]
+) -> None:
+    make_batch(world.repo, colors=())
+    start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    replicate_state["p-1"] = {"status": "succeeded", "output": data_uri(png_bytes())}
+
+    with world.dynamodb_calls() as calls:
+        assert sweep()["outcomes"] == {"completed": 1}
+
+    operations = [name for name, _ in calls]
+    assert operations.count("Query") >= 1 and "GetItem" not in operations  # no pointer, no re-read
+
+
 def test_given_a_prediction_still_running_when_swept_then_the_cell_is_touched_for_the_next_sweep(
     world: World, replicate_state: dict[str, Any]
 ) -> None:
@@ -66,7 +80,7 @@ def test_given_a_prediction_still_running_when_swept_then_the_cell_is_touched_fo
 
     assert answer["outcomes"] == {"running": 1}
     cell = world.cell("b-1", "front_0")
-    assert cell["status"] == "processing"  # the dropped start webhook is made up for too
+    assert cell["status"] == "processing"  # as RunPrediction recorded it
     assert cell["GSI1SK"] > before
     assert world.sfn.heartbeats == []
 
@@ -83,7 +97,7 @@ def test_given_one_poll_failing_when_swept_then_the_other_cells_are_still_resolv
     answer = sweep()
 
     assert answer["outcomes"] == {"error": 1, "failed": 1}
-    assert world.cell("b-1", "front_0")["status"] == "queued"
+    assert world.cell("b-1", "front_0")["status"] == "processing"
     assert world.cell("b-1", "front_0", "red_metallic")["error"] == "out of memory"
 
 

@@ -3,14 +3,12 @@ cells, owner-bound reads, and the one place a failed condition becomes "nothing 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from botocore.exceptions import ClientError
 from workflow_testkit import OWNER, World, make_batch
 
 from marketplace import keys
-from marketplace.domain import Batch, Cell, PredictionPointer
+from marketplace.domain import Batch, Cell
 from marketplace.errors import NotFound, StateConflict, ValidationFailed
 from marketplace.statuses import CellStatus, CellType
 from marketplace.store.table import conditional
@@ -65,39 +63,51 @@ def test_given_a_completed_cell_when_failed_or_started_again_then_nothing_change
     make_batch(world.repo, colors=())
     cell = world.repo.get_cell("b-1", "front_0", None)
     assert cell is not None
-    assert world.repo.mark_processing("b-1", "front_0", None) is not None
-    assert world.repo.mark_processing("b-1", "front_0", None) is None  # already further on
     completed = world.repo.complete_cell(cell, OWNER, "k.png", "k.thumb.png")
     assert completed is not None and completed.status == CellStatus.COMPLETED
 
     assert world.repo.fail_cell("b-1", "front_0", None, "late failure") is None
     assert world.repo.complete_cell(cell, OWNER, "k.png", "k.thumb.png") is None
     with pytest.raises(StateConflict):
-        world.repo.record_prediction(cell, OWNER, "p-late", "tok", [])
+        world.repo.record_prediction(cell, "p-late", "tok", [])
     assert world.cell("b-1", "front_0")["status"] == "completed"
     assert (world.batch("b-1")["completedJobs"], world.batch("b-1")["failedJobs"]) == (1, 0)
 
 
-# ----- prediction pointers and receipts ------------------------------------------------------
+# ----- recording a prediction ----------------------------------------------------------------
 
 
-def test_given_a_recorded_prediction_when_its_pointer_is_read_then_it_names_the_cell_and_owner(world: World) -> None:
+def test_given_a_queued_cell_when_its_prediction_is_recorded_then_one_write_makes_it_processing_and_returns_it(
+    world: World,
+) -> None:
+    make_batch(world.repo)
+    cell = world.repo.get_cell("b-1", "front_0", None)
+    assert cell is not None and cell.status == CellStatus.QUEUED
+
+    recorded = world.repo.record_prediction(cell, "p-1", "tok-1", ["https://src.example.test/a.jpg"], 3)
+
+    row = world.cell("b-1", "front_0")
+    assert recorded == Cell.model_validate(row)
+    assert (row["status"], row["predictionId"], row["taskToken"]) == ("processing", "p-1", "tok-1")
+    assert row["imageInput"] == ["https://src.example.test/a.jpg"] and row["colorCount"] == 3
+    assert row["startedAt"] == row["updatedAt"] == row["GSI1SK"] and row["GSI1PK"] == keys.PENDING
+    assert row["predictionCount"] == 1 and row["owner"] == OWNER
+    # Nothing else is written: no pointer row, no receipt row (the webhook reads the cell itself).
+    items = world.dynamodb.scan(TableName=world.repo.table.name)["Items"]
+    assert sorted(item["PK"]["S"] for item in items if not item["PK"]["S"].startswith(("BATCH#", "OWNER#"))) == []
+
+
+def test_given_a_recorded_cell_when_a_new_prediction_is_recorded_then_it_replaces_the_old_one_and_counts_both(
+    world: World,
+) -> None:
     make_batch(world.repo)
     cell = world.repo.get_cell("b-1", "front_0", "red_metallic")
     assert cell is not None
-    world.repo.record_prediction(cell, OWNER, "p-1", "tok-1", ["https://src.example.test/a.jpg"])
+    world.repo.record_prediction(cell, "p-1", "tok-1", [])
 
-    assert world.repo.get_prediction_pointer("p-1") == PredictionPointer(
-        predictionId="p-1", batchId="b-1", angleKey="front_0", colorKey="red_metallic", owner=OWNER
-    )
-    assert world.repo.get_prediction_pointer("p-unknown") is None
-    assert world.cell("b-1", "front_0", "red_metallic")["GSI1PK"] == keys.PENDING
+    again = world.repo.record_prediction(cell, "p-2", "tok-2", [])
 
-
-def test_given_a_webhook_receipt_when_checked_then_only_that_id_was_seen(world: World) -> None:
-    world.repo.put_webhook_receipt("msg-1", "p-1")
-    assert world.repo.has_webhook_receipt("msg-1") and not world.repo.has_webhook_receipt("msg-2")
-    assert world.row(keys.receipt_key("msg-1"))["ttl"] > time.time()
+    assert (again.predictionId, again.taskToken, again.predictionCount, again.colorCount) == ("p-2", "tok-2", 2, 0)
 
 
 # ----- connections ---------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""POST /webhooks/replicate end to end with moto: signature first, dedupe, pointer, cell path."""
+"""POST /webhooks/replicate end to end with moto: signature first, then the cell the webhook URL's
+query names (one read; it must hold the delivered prediction), then the cell path, whose
+conditional transitions dedupe (no receipts)."""
 
 from __future__ import annotations
 
@@ -6,13 +8,14 @@ import base64
 import json
 import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
 from workflow_testkit import OLD_SECRET, SECRET, World, data_uri, make_batch, png_bytes, start
 
-from marketplace import outputs
+from marketplace import keys, outputs, webhook_delivery
 from tests.support.lambdas import FakeLambdaContext, load_function
 
 pytestmark = pytest.mark.unit
@@ -21,11 +24,8 @@ webhook = load_function("replicate_webhook")
 
 
 @pytest.fixture(autouse=True)
-def _no_pointer_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    from marketplace import webhook_delivery
-
-    monkeypatch.setattr(webhook_delivery, "POINTER_WAITS_SECONDS", ())
-    monkeypatch.setattr(webhook_delivery, "START_POINTER_WAITS_SECONDS", ())
+def _no_record_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webhook_delivery, "RECORD_WAITS_SECONDS", ())
 
 
 def http_event(
@@ -71,25 +71,28 @@ def done(pid: str = "p-1") -> dict[str, Any]:
     return {"id": pid, "status": "succeeded", "output": data_uri(png_bytes(320, 240)), "error": None}
 
 
-def test_given_a_signed_success_when_delivered_then_the_cell_completes_and_the_receipt_is_written(world: World) -> None:
+def test_given_a_signed_success_when_delivered_then_one_read_of_the_named_cell_and_the_cell_completes(world: World) -> None:
     world.connect()
     make_batch(world.repo)
     start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
 
-    status, body = call(http_event(done(), ANGLE_QUERY, base64_body=True))
+    with world.dynamodb_calls() as calls:
+        status, body = call(http_event(done(), ANGLE_QUERY, base64_body=True))
 
     assert (status, body) == (200, {"ok": True, "outcome": "completed"})
     assert world.cell("b-1", "front_0")["status"] == "completed"
-    assert world.repo.has_webhook_receipt("msg-1")
     assert world.sfn.successes and world.job_updates()[-1]["status"] == "completed"
+    reads = [params["Key"] for name, params in calls if name == "GetItem"]
+    assert reads == [keys.cell_key("b-1", "front_0", None)]  # no pointer, no receipt, no batch row
+    assert not [name for name, _ in calls if name == "PutItem"]  # no receipt written
 
 
 def test_given_a_delivery_signed_with_the_previous_secret_when_delivered_then_it_is_accepted(world: World) -> None:
     make_batch(world.repo)
     start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
-    status, _ = call(http_event({"id": "p-1", "status": "processing"}, ANGLE_QUERY, secret=OLD_SECRET))
-    assert status == 200
-    assert world.cell("b-1", "front_0")["status"] == "processing"
+    status, body = call(http_event(done(), ANGLE_QUERY, secret=OLD_SECRET))
+    assert (status, body) == (200, {"ok": True, "outcome": "completed"})
+    assert world.cell("b-1", "front_0")["status"] == "completed"
 
 
 @pytest.mark.parametrize(
@@ -115,21 +118,43 @@ def test_given_a_badly_signed_delivery_when_delivered_then_401_and_nothing_chang
     assert status == 401
     assert body["error"]["code"] == "invalid_signature"
     assert SECRET not in json.dumps(body)
-    assert world.cell("b-1", "front_0")["status"] == "queued"
-    assert not world.repo.has_webhook_receipt("msg-1")
+    assert world.cell("b-1", "front_0")["status"] == "processing"
     assert world.sfn.successes == [] and world.ws.posts == []
 
 
-def test_given_a_webhook_id_already_handled_when_redelivered_then_200_duplicate_and_nothing_runs(
-    world: World, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("msg_id", ["msg-1", "msg-2"], ids=["same webhook-id", "new webhook-id"])
+def test_given_a_delivery_already_handled_when_redelivered_then_200_unchanged_and_nothing_runs_again(
+    world: World, monkeypatch: pytest.MonkeyPatch, msg_id: str
 ) -> None:
+    # No receipts: the cell itself (terminal, workflow told) makes the redelivery a no-op.
+    world.connect()
     make_batch(world.repo)
     start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
-    assert call(http_event(done(), ANGLE_QUERY))[0] == 200
+    assert call(http_event(done(), ANGLE_QUERY, msg_id="msg-1"))[0] == 200
     monkeypatch.setattr(outputs, "fetch_output", lambda _: pytest.fail("must not download again"))
 
-    assert call(http_event(done(), ANGLE_QUERY)) == (200, {"ok": True, "duplicate": True})
-    assert len(world.sfn.successes) == 1
+    assert call(http_event(done(), ANGLE_QUERY, msg_id=msg_id)) == (200, {"ok": True, "outcome": "unchanged"})
+    assert len(world.sfn.successes) == 1 and len(world.assets()) == 1
+    assert world.batch("b-1")["completedJobs"] == 1
+    assert [u["status"] for u in world.job_updates()] == ["completed"]
+
+
+@pytest.mark.parametrize("status", ["starting", "processing"])
+def test_given_a_running_status_when_delivered_then_200_ignored_as_not_final_and_the_cell_is_not_read(
+    world: World, status: str
+) -> None:
+    # Predictions subscribe to `completed` only; a running status is a stray and changes nothing.
+    world.connect()
+    make_batch(world.repo)
+    start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    before = world.cell("b-1", "front_0")
+
+    with world.dynamodb_calls() as calls:
+        answer = call(http_event({"id": "p-1", "status": status}, ANGLE_QUERY))
+
+    assert answer == (200, {"ok": True, "ignored": "not_final"})
+    assert calls == []
+    assert world.cell("b-1", "front_0") == before and world.ws.posts == []
 
 
 def test_given_a_late_start_after_completion_when_delivered_then_the_cell_stays_completed(world: World) -> None:
@@ -140,45 +165,86 @@ def test_given_a_late_start_after_completion_when_delivered_then_the_cell_stays_
 
     status, body = call(http_event({"id": "p-1", "status": "starting"}, ANGLE_QUERY, msg_id="m-start"))
 
-    assert (status, body["outcome"]) == (200, "unchanged")
+    assert (status, body) == (200, {"ok": True, "ignored": "not_final"})
     assert world.cell("b-1", "front_0")["status"] == "completed"
     assert [u["status"] for u in world.job_updates()] == ["completed"]
 
 
-def test_given_an_unknown_prediction_when_delivered_then_200_ignored(world: World) -> None:
-    make_batch(world.repo)
-    status, body = call(http_event(done("p-unknown"), ANGLE_QUERY))
-    assert (status, body) == (200, {"ok": True, "ignored": "unknown_prediction"})
-    assert not world.repo.has_webhook_receipt("msg-1")
-
-
-def test_given_a_fresh_terminal_webhook_that_beats_the_pointer_when_delivered_then_503_asks_for_a_retry(
+def test_given_a_prediction_the_named_cell_does_not_hold_when_delivered_then_200_ignored_and_nothing_changes(
     world: World,
-) -> None:
-    created = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    status, body = call(http_event({**done("p-racing"), "created_at": created}, ANGLE_QUERY))
-    assert status == 503 and body["error"]["code"] == "unknown_prediction"
-
-
-@pytest.mark.parametrize(
-    "query",
-    [
-        {"batchId": "b-2", "angleKey": "front_0"},
-        {"batchId": "b-1", "angleKey": "side_90"},
-        {"batchId": "b-1", "angleKey": "front_0", "colorKey": "red_metallic"},
-        None,
-    ],
-)
-def test_given_a_query_that_disagrees_with_the_pointer_when_delivered_then_200_ignored_and_nothing_changes(
-    world: World, query: dict[str, str] | None
 ) -> None:
     make_batch(world.repo)
     start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
 
-    status, body = call(http_event(done(), query))
+    status, body = call(http_event(done("p-unknown"), ANGLE_QUERY))
 
     assert (status, body) == (200, {"ok": True, "ignored": "cell_mismatch"})
+    assert world.cell("b-1", "front_0")["status"] == "processing"
+    assert world.keys() == [] and world.sfn.successes == []
+
+
+def test_given_an_old_final_webhook_for_a_cell_without_a_prediction_when_delivered_then_200_ignored(
+    world: World,
+) -> None:
+    make_batch(world.repo)  # the cell never recorded a prediction; the delivery has no recent created_at
+    status, body = call(http_event(done("p-unknown"), ANGLE_QUERY))
+    assert (status, body) == (200, {"ok": True, "ignored": "cell_mismatch"})
     assert world.cell("b-1", "front_0")["status"] == "queued"
+
+
+def test_given_a_fresh_final_webhook_that_beats_runpredictions_record_when_delivered_then_503_asks_for_a_retry(
+    world: World,
+) -> None:
+    make_batch(world.repo)
+    created = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    status, body = call(http_event({**done("p-racing"), "created_at": created}, ANGLE_QUERY))
+    assert status == 503 and body["error"]["code"] == "unknown_prediction"
+    assert world.cell("b-1", "front_0")["status"] == "queued"
+
+
+def test_given_a_fast_prediction_whose_record_lands_while_the_webhook_waits_when_delivered_then_the_cell_completes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_batch(world.repo)
+    waits: list[float] = []
+
+    def record_meanwhile(seconds: float) -> None:  # RunPrediction's write lands during the wait
+        waits.append(seconds)
+        start(world.repo, "b-1", "front_0", None, "p-fast", "tok-1")
+
+    monkeypatch.setattr(webhook_delivery, "RECORD_WAITS_SECONDS", (0.1, 0.25))
+    monkeypatch.setattr(webhook_delivery, "time", SimpleNamespace(sleep=record_meanwhile, time=time.time))
+    created = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+    status, body = call(http_event({**done("p-fast"), "created_at": created}, ANGLE_QUERY))
+
+    assert (status, body) == (200, {"ok": True, "outcome": "completed"})
+    assert waits == [0.1]  # re-read once, then it held the prediction
+
+
+@pytest.mark.parametrize(
+    ("query", "ignored"),
+    [
+        ({"batchId": "b-2", "angleKey": "front_0"}, "unknown_cell"),
+        ({"batchId": "b-1", "angleKey": "side_90"}, "unknown_cell"),
+        ({"batchId": "b-1"}, "unknown_cell"),
+        (None, "unknown_cell"),
+        ({"batchId": "b-1", "angleKey": "front_0", "colorKey": "red_metallic"}, "cell_mismatch"),
+    ],
+)
+def test_given_a_query_naming_another_or_no_cell_when_delivered_then_200_ignored_and_nothing_changes(
+    world: World, query: dict[str, str] | None, ignored: str
+) -> None:
+    make_batch(world.repo)
+    start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+    start(world.repo, "b-1", "front_0", "red_metallic", "p-colour", "tok-c")
+
+    status, body = call(http_event(done(), query))
+
+    assert (status, body) == (200, {"ok": True, "ignored": ignored})
+    assert world.cell("b-1", "front_0")["status"] == "processing"
+    assert world.cell("b-1", "front_0", "red_metallic")["status"] == "processing"
+    assert world.keys() == [] and world.sfn.successes == []
 
 
 @pytest.mark.parametrize(
@@ -194,11 +260,11 @@ def test_given_a_signed_body_that_is_not_a_prediction_when_delivered_then_400(
 
 def test_given_a_body_over_the_cap_when_delivered_then_413_before_anything_else(world: World) -> None:
     event = http_event(done(), ANGLE_QUERY)
-    event["body"] = "x" * (__import__('marketplace.webhook_delivery').webhook_delivery.MAX_BODY_BYTES + 1)
+    event["body"] = "x" * (webhook_delivery.MAX_BODY_BYTES + 1)
     assert call(event)[0] == 413
 
 
-def test_given_s3_failing_when_a_success_is_delivered_then_500_no_receipt_and_the_retry_succeeds(
+def test_given_s3_failing_when_a_success_is_delivered_then_500_the_cell_stays_open_and_the_retry_succeeds(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_batch(world.repo)
@@ -211,8 +277,7 @@ def test_given_s3_failing_when_a_success_is_delivered_then_500_no_receipt_and_th
     monkeypatch.setattr(outputs, "_put", broken_put)
     status, body = call(http_event(done(), ANGLE_QUERY))
     assert (status, body["error"]["code"]) == (500, "internal")
-    assert not world.repo.has_webhook_receipt("msg-1")
-    assert world.cell("b-1", "front_0")["status"] == "queued"
+    assert world.cell("b-1", "front_0")["status"] == "processing"
 
     monkeypatch.setattr(outputs, "_put", real_put)
     assert call(http_event(done(), ANGLE_QUERY)) == (200, {"ok": True, "outcome": "completed"})

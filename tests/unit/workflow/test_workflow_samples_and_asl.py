@@ -85,7 +85,7 @@ def test_given_the_definition_when_its_data_paths_are_read_then_no_url_travels_t
     assert [s for s in _strings(asl()) if "Url" in s] == []
 
 
-def test_given_the_callback_tasks_when_read_then_they_retry_replicate_errors_with_full_jitter_and_catch_all() -> None:
+def test_given_the_callback_tasks_when_read_then_they_retry_replicate_outages_with_full_jitter_and_catch_all() -> None:
     states = asl()["States"]["ProcessAngles"]["ItemProcessor"]["States"]
     run_color = states["ProcessColors"]["ItemProcessor"]["States"]["RunColor"]
     for task in (states["RunAngle"], run_color):
@@ -96,7 +96,8 @@ def test_given_the_callback_tasks_when_read_then_they_retry_replicate_errors_wit
         # time (it polls a bounded number of quiet cells a minute); the timeout bounds the task.
         assert "HeartbeatSeconds" not in task and task["TimeoutSeconds"] == 3600
         replicate = task["Retry"][0]
-        assert replicate["ErrorEquals"] == ["ReplicateRateLimited", "ReplicateUnavailable"]
+        # Only an outage is retried by the state machine; a 429 is a wait (the loop below).
+        assert replicate["ErrorEquals"] == ["ReplicateUnavailable"]
         assert (replicate["IntervalSeconds"], replicate["BackoffRate"], replicate["MaxAttempts"]) == (2, 2, 6)
         assert (replicate["MaxDelaySeconds"], replicate["JitterStrategy"]) == (60, "FULL")
         # Lambda's own transient errors too: a retry is safe (no second prediction for a live cell).
@@ -106,6 +107,68 @@ def test_given_the_callback_tasks_when_read_then_they_retry_replicate_errors_wit
     assert run_color["Parameters"]["Payload"]["runId.$"] == "$.runId"
     selector = states["ProcessColors"]["ItemSelector"]
     assert selector["colorKey.$"] == "$$.Map.Item.Value"
+
+
+def _state_maps(states: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every States map of the definition: the top level and each Map's item processor."""
+    found = [states]
+    for state in states.values():
+        if "ItemProcessor" in state:
+            found.extend(_state_maps(state["ItemProcessor"]["States"]))
+    return found
+
+
+def _callback_tasks() -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+    """(its States map, name, state) of every waitForTaskToken task."""
+    return [
+        (states, name, state)
+        for states in _state_maps(asl()["States"])
+        for name, state in states.items()
+        if state.get("Resource", "").endswith(".waitForTaskToken")
+    ]
+
+
+def test_given_every_callback_task_when_read_then_a_wait_loop_calls_it_again_with_the_slot_it_was_given() -> None:
+    tasks = _callback_tasks()
+    assert sorted(name for _, name, _ in tasks) == ["RunAngle", "RunColor"]
+    for states, name, task in tasks:
+        result = task["ResultPath"]
+        assert result not in (None, "$"), f"{name}: its answer must be kept next to its input"
+        choice = states[task["Next"]]
+        assert choice["Type"] == "Choice"
+        (rule,) = choice["Choices"]
+        assert rule == {"Variable": f"{result}.waitSeconds", "IsPresent": True, "Next": rule["Next"]}
+        wait = states[rule["Next"]]
+        assert wait == {"Type": "Wait", "SecondsPath": f"{result}.waitSeconds", "Next": name}
+        assert choice["Default"] != name and states[choice["Default"]]["Type"] in ("Choice", "Pass")
+        # The next call gets the slot it waited for (null the first time: a new slot).
+        assert task["Parameters"]["Payload"]["slotMs.$"] == f"{result}.slotMs"
+
+
+def test_given_the_maps_when_their_items_start_then_the_slot_and_the_angles_answer_paths_exist_before_any_call() -> None:
+    # A JSONPath to a missing field fails the task (States.Runtime): the first call's slotMs, and a
+    # colour map's angle answer when this run did not make the angle, are seeded with null.
+    process_angles = asl()["States"]["ProcessAngles"]
+    angle_states = process_angles["ItemProcessor"]["States"]
+    assert process_angles["ItemSelector"]["angleResult"] == {"slotMs": None}
+    colors = angle_states["ProcessColors"]
+    assert colors["ItemSelector"]["run"] == {"slotMs": None}
+    assert colors["ItemSelector"]["angle.$"] == "$.angleResult"
+    assert colors["ItemSelector"]["colorIndex.$"] == "$$.Map.Item.Index"
+    run_angle = angle_states["RunAngle"]["Parameters"]["Payload"]
+    assert run_angle["colorCount.$"] == "States.ArrayLength($.colors)" and run_angle["runColors.$"] == "$.runColors"
+    run_color = colors["ItemProcessor"]["States"]["RunColor"]["Parameters"]["Payload"]
+    assert (run_color["angle.$"], run_color["colorIndex.$"]) == ("$.angle", "$.colorIndex")
+    # The colour map starts only once the angle's loop is done with its waits.
+    assert angle_states["AngleWaiting"]["Default"] == "ShouldRunColors"
+
+
+def test_given_the_definition_when_every_retry_is_read_then_a_rate_limit_is_never_retried_as_an_error() -> None:
+    retries = [
+        retry for states in _state_maps(asl()["States"]) for state in states.values() for retry in state.get("Retry", [])
+    ]
+    assert retries
+    assert not [r for r in retries if "ReplicateRateLimited" in r["ErrorEquals"]]
 
 
 def test_given_the_definition_when_searched_then_it_is_jsonpath_only() -> None:

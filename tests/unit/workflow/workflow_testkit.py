@@ -7,15 +7,17 @@ import base64
 import io
 import json
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from marketplace import keys, repository
-from marketplace.domain import Batch, Cell, PredictionPointer
-from marketplace.statuses import CellType
+from marketplace import cells, keys, repository
+from marketplace.domain import Batch, Cell
+from marketplace.statuses import CellType, Outcome
 from tests.support import handler_env
 from tests.support.aws_resources import BUCKET
 
@@ -80,6 +82,22 @@ class FakeSfn:
         return {}
 
 
+@dataclass
+class FakeClock:
+    """The create schedule's clock (``marketplace.create_slots``): epoch ms that move only when a
+    test advances them or the code sleeps (recorded)."""
+
+    now_ms: int = 1_800_000_000_000
+    sleeps: list[float] = field(default_factory=list)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now_ms += round(seconds * 1000)
+
+    def time(self) -> float:
+        return self.now_ms / 1000
+
+
 # ----- AWS ---------------------------------------------------------------------------------
 
 
@@ -107,8 +125,24 @@ class World:
     def batch(self, batch_id: str) -> dict[str, Any]:
         return self.row(keys.batch_key(batch_id))
 
-    def pointer(self, prediction_id: str) -> dict[str, Any]:
-        return self.row(keys.pointer_key(prediction_id))
+    @contextmanager
+    def dynamodb_calls(self) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+        """Records the DynamoDB operations made inside the block: (operation name, parameters)."""
+        calls: list[tuple[str, dict[str, Any]]] = []
+
+        def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+            calls.append((model.name, params))
+
+        events = self.repo.table.client.meta.events
+        events.register("before-parameter-build.dynamodb", record, unique_id="workflow-testkit-calls")
+        try:
+            yield calls
+        finally:
+            events.unregister("before-parameter-build.dynamodb", unique_id="workflow-testkit-calls")
+
+    def pacer(self) -> dict[str, Any] | None:
+        """The shared schedule of prediction creates (None: no slot was ever taken)."""
+        return self.repo.table.get(keys.pacer_key())
 
     def assets(self, owner: str = OWNER) -> list[dict[str, Any]]:
         items, _ = self.repo.list_gallery(owner, 100, None)
@@ -132,31 +166,47 @@ def make_batch(
     colors: tuple[str, ...] = ("red_metallic",),
     sources: tuple[str, ...] = ("https://src.example.test/a.jpg", "https://src.example.test/b.jpg"),
     owner: str = OWNER,
+    legacy_cells: bool = False,
 ) -> Batch:
+    """As batches.create_batch writes it: cells carry their owner, angle cells their sources.
+    ``legacy_cells``: cells as written before they carried them (the batch row knows)."""
     now = repository.now_iso()
-    cells = []
+    cell_owner = None if legacy_cells else owner
+    cell_sources = None if legacy_cells else list(sources)
+    rows = []
     for angle in angles:
-        cells.append(_cell(batch_id, CellType.ANGLE, angle, None, f"Studio photo of the car from the {angle} angle.", now))
+        rows.append(_cell(batch_id, CellType.ANGLE, angle, None, f"Studio photo of the car from the {angle} angle.", now,
+                           cell_owner, cell_sources))
         for color in colors:
-            cells.append(_cell(batch_id, CellType.COLOR, angle, color, f"Repaint the car body in {color} paint.", now))
+            rows.append(_cell(batch_id, CellType.COLOR, angle, color, f"Repaint the car body in {color} paint.", now,
+                               cell_owner, None))
     batch = Batch(batchId=batch_id, owner=owner, sourceImageUrls=list(sources), angles=list(angles), colors=list(colors),
-                  totalJobs=len(cells), createdAt=now, updatedAt=now)
-    repo.create_batch(batch, cells)
+                  totalJobs=len(rows), createdAt=now, updatedAt=now)
+    repo.create_batch(batch, rows)
     return batch
 
 
-def _cell(batch_id: str, kind: CellType, angle: str, color: str | None, prompt: str, now: str) -> Cell:
-    return Cell(batchId=batch_id, type=kind, angleKey=angle, colorKey=color, prompt=prompt, createdAt=now, updatedAt=now)
+def _cell(batch_id: str, kind: CellType, angle: str, color: str | None, prompt: str, now: str, owner: str | None,
+          sources: list[str] | None) -> Cell:
+    return Cell(batchId=batch_id, type=kind, angleKey=angle, colorKey=color, prompt=prompt, owner=owner,
+                sourceImageUrls=sources, createdAt=now, updatedAt=now)
 
 
-def start(repo: repository.Repository, batch_id: str, angle: str, color: str | None, pid: str, token: str) -> PredictionPointer:
-    """As RunPrediction would: record the prediction and task token on the cell."""
+def start(repo: repository.Repository, batch_id: str, angle: str, color: str | None, pid: str, token: str,
+          color_count: int = 0) -> Cell:
+    """As RunPrediction would: record the prediction and task token on the cell (now processing).
+    Returns the recorded cell."""
     cell = repo.get_cell(batch_id, angle, color)
     assert cell is not None
-    repo.record_prediction(cell, OWNER, pid, token, ["https://src.example.test/a.jpg"])
-    pointer = repo.get_prediction_pointer(pid)
-    assert pointer is not None
-    return pointer
+    return repo.record_prediction(cell, pid, token, ["https://src.example.test/a.jpg"], color_count)
+
+
+def deliver(repo: repository.Repository, prediction: Mapping[str, Any], cell: Cell) -> Outcome:
+    """As the webhook (or the reconciler) does: read the cell now, then the one cell path. A
+    test that holds an older copy of the cell gets today's state handled, like a real caller."""
+    current = repo.get_cell(cell.batchId, cell.angleKey, cell.colorKey)
+    assert current is not None
+    return cells.handle_prediction_update(prediction, current)
 
 
 # ----- images ------------------------------------------------------------------------------
