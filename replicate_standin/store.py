@@ -340,7 +340,8 @@ class StandinStore:
 
         ``drawn``: per fault kind, how many predictions drew it (``ratelimit`` counts the 429s:
         a rate-limited create makes no prediction); ``effective``: the faults that changed what
-        the caller saw (a ``duplicate`` or ``reorder`` of a dropped completion, or ``slow`` on a
+        the caller saw (a ``duplicate`` or ``reorder`` of a dropped completion, a ``reorder`` without a
+        ``start`` webhook to move, or ``slow`` on a
         failed prediction, did nothing); ``by_prediction``: id → its drawn faults (sorted);
         ``deliveries``: webhook attempts by outcome; ``pending``: background work not done yet."""
         with self._lock:
@@ -358,7 +359,9 @@ class StandinStore:
             effective["fail"] += "fail" in faults
             effective["drop"] += "drop" in faults
             effective["duplicate"] += "duplicate" in faults and "drop" not in faults
-            effective["reorder"] += "reorder" in faults and "drop" not in faults
+            # A reorder moves the start webhook after the completed one: nothing to move when the
+            # caller subscribed to `completed` only.
+            effective["reorder"] += "reorder" in faults and "drop" not in faults and prediction.wants("start")
             effective["slow"] += "slow" in faults and "fail" not in faults
         drawn["ratelimit"] = effective["ratelimit"] = ratelimited
         completed = [d for d in deliveries if d["event"] == "completed"]

@@ -1,6 +1,6 @@
 """Chaos at CI size (6 angles x 8 colours = 54 cells) or full size with CHAOS_FULL=1
-(25 x 39 = 1,000 cells): Replicate failures, duplicate, dropped and reordered webhooks, 429s on
-create and slow downloads, all at once. One run per module; each invariant is its own test,
+(25 x 39 = 1,000 cells): Replicate failures, duplicate and dropped webhooks, 429s on create (the
+fault, and Replicate's limit at full size) and slow downloads, all at once. One run per module; each invariant is its own test,
 checked from the outside (moto, the stand-in, the WebSocket). benchmarks/chaos_run.py prints the
 same run's figures."""
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.chaos
 ROOT = Path(__file__).resolve().parents[2]
 FULL = os.environ.get("CHAOS_FULL") == "1"
 ANGLES, COLORS = (25, 39) if FULL else (6, 8)
-FAULT_KINDS = ("fail", "duplicate", "drop", "reorder", "ratelimit", "slow")
+FAULT_KINDS = ("fail", "duplicate", "drop", "ratelimit", "slow")
 
 
 @pytest.fixture(scope="module")
