@@ -38,7 +38,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--standin-in-process",
         action="store_true",
-        help="run the stand-in in this process instead of its own (one core, as before)",
+        help="run the stand-in in this process instead of its own process",
+    )
+    parser.add_argument(
+        "--moto-in-process",
+        action="store_true",
+        help="run moto in this process instead of its own process (one core for moto and the handlers)",
     )
     parser.add_argument(
         "--handler-log-level",
@@ -84,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         schedule_seconds=args.schedule_seconds,
         standin=not args.no_standin,
         standin_process=not args.standin_in_process,
+        moto_process=not args.moto_in_process,
         warm=True,
     )
     try:

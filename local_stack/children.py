@@ -95,7 +95,7 @@ class ChildProcess:
             self.on_exit(self.name, self.returncode)
 
     def wait_ready(self, path: str = "/health", timeout: float = 15.0) -> None:
-        """Until `GET path` answers 200; raises if the child exits or the time runs out."""
+        """Until `GET path` answers 2xx; raises if the child exits or the time runs out."""
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
@@ -104,7 +104,7 @@ class ChildProcess:
                 raise RuntimeError(f"{self.name} exited with code {code} while starting")
             try:
                 with urllib.request.urlopen(self.url + path, timeout=1) as response:  # noqa: S310 - our child
-                    if response.status == 200:
+                    if 200 <= response.status < 300:
                         return
             except OSError as exc:
                 last = exc

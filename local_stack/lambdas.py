@@ -245,36 +245,63 @@ class MotoLambdaDispatch:
     def moto_invoke(
         self, backend: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
     ) -> bytes | str | None:
-        spec = self.functions.model.function_by_name(function_name)
-        if spec is None:
+        logical_id = self.resolve(function_name)
+        if logical_id is None:
             return self._original(backend, function_name, qualifier, body, headers, response_headers)
         payload = (body.encode() if isinstance(body, str) else body) or b""
         invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
         # Only the synchronous limit is emulated: asynchronous (Event) invocations have their own.
         if invocation_type != "Event" and lambda_request_too_large(len(payload)):
             raise _request_entity_too_large(len(payload))
-        event = json.loads(payload) if payload else {}
-        if invocation_type == "DryRun":
-            return b""
-        if invocation_type == "Event":
-            threading.Thread(
-                target=self._run_async, args=(spec.logical_id, event), daemon=True, name=f"lambda-{spec.name}"
-            ).start()
-            return b""
         try:
-            return self.functions.invoke_raw(spec.logical_id, event)
+            result, function_error = self.call(logical_id, payload, invocation_type)
         except RequestTooLargeError as exc:
             raise _request_entity_too_large(exc.size) from exc
-        except Exception as exc:
-            self.on_error(spec.logical_id, exc)
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps(error_payload(exc)).encode()
+        if function_error:
+            response_headers["x-amz-function-error"] = function_error
+        return result
 
-    def _run_async(self, logical_id: str, event: Any) -> None:
-        try:
-            self.functions.invoke_raw(logical_id, event)
-        except Exception as exc:
-            self.on_error(logical_id, exc)
+    def resolve(self, function_name: str) -> str | None:
+        """The logical id of a template function (by name or ARN); None leaves it to moto."""
+        spec = self.functions.model.function_by_name(function_name)
+        return None if spec is None else spec.logical_id
+
+    def call(self, logical_id: str, payload: bytes, invocation_type: str) -> tuple[bytes, str | None]:
+        return run_invocation(self.functions, logical_id, payload, invocation_type, self.on_error)
+
+
+def run_invocation(
+    functions: Functions,
+    logical_id: str,
+    payload: bytes,
+    invocation_type: str,
+    on_error: Callable[[str, BaseException], None],
+) -> tuple[bytes, str | None]:
+    """Lambda's Invoke of a template function in this process: (response payload, function error
+    or None). `Event` runs on a thread and answers at once; `RequestTooLargeError` propagates
+    (Lambda refuses the request itself); any other exception is the function error document."""
+    event = json.loads(payload) if payload else {}
+    if invocation_type == "DryRun":
+        return b"", None
+    if invocation_type == "Event":
+        threading.Thread(
+            target=_run_async, args=(functions, logical_id, event, on_error), daemon=True, name=f"lambda-{logical_id}"
+        ).start()
+        return b"", None
+    try:
+        return functions.invoke_raw(logical_id, event), None
+    except RequestTooLargeError:
+        raise
+    except Exception as exc:
+        on_error(logical_id, exc)
+        return json.dumps(error_payload(exc)).encode(), "Unhandled"
+
+
+def _run_async(functions: Functions, logical_id: str, event: Any, on_error: Callable[[str, BaseException], None]) -> None:
+    try:
+        functions.invoke_raw(logical_id, event)
+    except Exception as exc:
+        on_error(logical_id, exc)
 
 
 def _request_entity_too_large(size: int) -> Exception:

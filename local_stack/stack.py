@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import socket
 import sys
@@ -24,25 +23,15 @@ from .environment import LocalSecrets, local_environment
 from .gateway import Gateway
 from .lambdas import Functions, MotoLambdaDispatch, clear_code_caches
 from .model import StackModel
-from .moto_fixes import (
-    cached_moto_module_list,
-    exact_lambda_response_limit,
-    hash_key_scoped_queries,
-    integer_tolerated_failure_percentage,
-    item_level_transaction_rollback,
-    serialized_moto_dynamodb,
-    shared_step_functions_clients,
-    step_functions_api_limits,
-    step_functions_state_payload_limit,
-)
+from .moto_process import MOTO_CONFIG, ShortMotoLog, applied_moto_fixes
 from .provision import Provisioned, provision
+from .remote_lambda import LambdaInvokeServer
 from .schedules import Scheduler
 from .servers import MotoThread, UvicornThread, bind
 from .template import Template
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
 def _print(line: str) -> None:
@@ -72,6 +61,7 @@ class LocalStack:
         warm: bool = False,
         integration_timeout_s: float = HTTP_API_INTEGRATION_TIMEOUT_SECONDS,
         standin_process: bool = False,
+        moto_process: bool = False,
     ) -> None:
         self.root = Path(root).resolve() if root else ROOT
         self.template_path = Path(template_path).resolve() if template_path else self.root / "template.yaml"
@@ -83,6 +73,7 @@ class LocalStack:
         self._schedule_seconds = schedule_seconds
         self.with_standin = standin
         self.standin_process = standin_process
+        self.moto_process = moto_process
         self.warm = warm
         self.integration_timeout_s = integration_timeout_s
         self.secrets = LocalSecrets.from_env({**os.environ, **self._env})
@@ -97,6 +88,8 @@ class LocalStack:
         self._standin_server: UvicornThread | None = None
         self._standin_app: Any = None
         self._standin_child: ChildProcess | None = None
+        self._moto_child: ChildProcess | None = None
+        self._invoke_server: LambdaInvokeServer | None = None
         self.failure: str | None = None
         self._scheduler: Scheduler | None = None
         self._dispatch: MotoLambdaDispatch | None = None
@@ -106,7 +99,7 @@ class LocalStack:
         self._running = False
         self._sockets: list[socket.socket] = []
         self._urls: dict[str, Any] = {}
-        self._moto_log: _ShortMotoLog | None = None
+        self._moto_log: ShortMotoLog | None = None
         self._moto_fixes: contextlib.ExitStack | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -135,15 +128,30 @@ class LocalStack:
         standin_sock = bind(standin_port) if self.with_standin else None
         if standin_sock is not None:
             self._sockets.append(standin_sock)
-        self._moto = MotoThread(moto_port)
-        self._moto.start()
+        if self.moto_process:
+            moto_sock = bind(moto_port)
+            moto_port = moto_sock.getsockname()[1]
+        else:
+            self._moto = MotoThread(moto_port)
+            self._moto.start()
+            moto_port = self._moto.port
 
         self._apply_environment(
-            gateway_sock.getsockname()[1], standin_sock.getsockname()[1] if standin_sock else 0, self._moto.port
+            gateway_sock.getsockname()[1], standin_sock.getsockname()[1] if standin_sock else 0, moto_port
         )
+        # Children start now (os.environ holds their settings: STANDIN_*, MOTO_PORT) and import
+        # while this process carries on; each is ready-checked before it is first needed.
+        if self.moto_process:
+            self._invoke_server = LambdaInvokeServer(self.functions, self._function_error)
+            self._invoke_server.start()
+            names = sorted({spec.name for spec in self.model.functions.values()})
+            args = ["--invoke-url", self._invoke_server.url, "--functions", ",".join(names)]
+            self._moto_child = ChildProcess(
+                "moto", "local_stack.moto_process", moto_sock, os.environ, [*args, *(["--log"] if self.log else [])],
+                on_exit=self._child_exited,
+            )  # fmt: skip
+            self._moto_child.start()
         if standin_sock is not None and self.standin_process:
-            # Started now (os.environ holds the stand-in's settings) so that it imports while
-            # moto is configured and provisioned; ready-checked at the end.
             self._sockets.remove(standin_sock)
             self._standin_child = ChildProcess(
                 "replicate-standin", "local_stack.standin_process", standin_sock, os.environ, on_exit=self._child_exited
@@ -154,29 +162,19 @@ class LocalStack:
             if str(extra) not in sys.path:
                 sys.path.append(str(extra))
         clear_code_caches(self._code_dirs())
-        if self.log is not None:
-            self._moto_log = _ShortMotoLog()
-            self._moto_log.install()
+        if self._moto_child is not None:
+            self._moto_child.wait_ready("/moto-api/config")
+        else:
+            if self.log is not None:
+                self._moto_log = ShortMotoLog()
+                self._moto_log.install()
+            # The corrections (moto_process.moto_fixes) apply before provisioning: creating the
+            # state machine parses its definition.
+            self._moto_fixes = contextlib.ExitStack()
+            self._moto_fixes.enter_context(applied_moto_fixes())
+            self._dispatch = MotoLambdaDispatch(self.functions, self._function_error)
+            self._dispatch.install()
         self._configure_moto()
-        # moto restores a whole-table snapshot when a transaction is cancelled, losing other
-        # threads' writes; one DynamoDB request at a time removes the race. Lambda's and Step
-        # Functions' payload limits and the integer ToleratedFailurePercentage are AWS's (see
-        # moto_fixes). Applied before provisioning: creating the state machine parses it.
-        self._moto_fixes = contextlib.ExitStack()
-        for fix in (
-            serialized_moto_dynamodb,
-            item_level_transaction_rollback,
-            hash_key_scoped_queries,
-            exact_lambda_response_limit,
-            step_functions_api_limits,
-            step_functions_state_payload_limit,
-            integer_tolerated_failure_percentage,
-            cached_moto_module_list,
-            shared_step_functions_clients,
-        ):
-            self._moto_fixes.enter_context(fix())
-        self._dispatch = MotoLambdaDispatch(self.functions, self._function_error)
-        self._dispatch.install()
 
         import boto3
 
@@ -228,7 +226,14 @@ class LocalStack:
         self._stop_executions()
         stoppers = [
             threading.Thread(target=server.stop, daemon=True)
-            for server in (self._gateway_server, self._standin_server, self._standin_child, self._moto)
+            for server in (
+                self._gateway_server,
+                self._standin_server,
+                self._standin_child,
+                self._moto,
+                self._moto_child,
+                self._invoke_server,
+            )
             if server is not None
         ]
         for stopper in stoppers:
@@ -309,17 +314,20 @@ class LocalStack:
         }
 
     def _configure_moto(self) -> None:
-        """Server mode's config endpoint writes moto's in-process `default_user_config`; it is
-        verified and restored on stop. Backends are reset so each start is a clean account."""
-        from moto.core.config import default_user_config
+        """Server mode's config endpoint writes moto's `default_user_config` (in this process, or
+        in moto's own); it is verified (in this process also the Step Functions part the endpoint
+        does not show; moto's process sets that itself) and, in this process, restored on stop.
+        Backends are reset so each start is a clean account."""
+        in_process = self._moto_child is None
+        if in_process:
+            from moto.core.config import default_user_config
 
-        self._saved_moto_config = {k: dict(v) for k, v in default_user_config.items()}  # type: ignore[call-overload]
+            self._saved_moto_config = {k: dict(v) for k, v in default_user_config.items()}  # type: ignore[call-overload]
         _post(f"{self.moto_url}/moto-api/reset", b"")
         _post(f"{self.moto_url}/moto-api/config", json.dumps(MOTO_CONFIG).encode())
         served = json.loads(urllib.request.urlopen(f"{self.moto_url}/moto-api/config", timeout=5).read())  # noqa: S310
-        if served.get("lambda", {}).get("use_docker") is not False or not default_user_config.get("stepfunctions", {}).get(
-            "execute_state_machine"
-        ):
+        executes = not in_process or default_user_config.get("stepfunctions", {}).get("execute_state_machine")
+        if served.get("lambda", {}).get("use_docker") is not False or not executes:
             raise RuntimeError(f"moto did not take the local config: {served}")
 
     def _restore(self) -> None:
@@ -406,8 +414,9 @@ class LocalStack:
     def pids(self) -> dict[str, int]:
         """The stack's processes: this one, and the stand-in's when it has its own."""
         pids = {"stack": os.getpid()}
-        if self._standin_child is not None and self._standin_child.pid is not None:
-            pids["standin"] = self._standin_child.pid
+        for name, child in (("standin", self._standin_child), ("moto", self._moto_child)):
+            if child is not None and child.pid is not None:
+                pids[name] = child.pid
         return pids
 
     @property
@@ -435,40 +444,6 @@ class LocalStack:
         """Invoke a function in-process as Lambda would (JSON in, JSON out)."""
         assert self.functions is not None, "start() first"
         return self.functions.invoke(logical_id, event)
-
-
-class _ShortMotoLog(logging.Filter):
-    """moto's ASL interpreter logs whole state trees when an execution fails: keep one line."""
-
-    LOGGER = "moto.stepfunctions.parser"
-
-    def __init__(self, limit: int = 300) -> None:
-        super().__init__()
-        self.limit = limit
-        self._seen: set[str] = set()
-        self.handler = logging.StreamHandler(sys.stderr)
-        self.handler.setFormatter(logging.Formatter("moto sfn %(levelname)s: %(message)s"))
-        self.handler.addFilter(self)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.levelno <= logging.WARNING:  # notes such as "... have no effect": once each
-            if message in self._seen:
-                return False
-            self._seen.add(message)
-        if len(message) > self.limit:
-            record.msg, record.args = message[: self.limit] + " ...", ()
-        return True
-
-    def install(self) -> None:
-        logger = logging.getLogger(self.LOGGER)
-        logger.addHandler(self.handler)
-        logger.propagate = False
-
-    def uninstall(self) -> None:
-        logger = logging.getLogger(self.LOGGER)
-        logger.removeHandler(self.handler)
-        logger.propagate = True
 
 
 def _create_standin_app() -> Any:

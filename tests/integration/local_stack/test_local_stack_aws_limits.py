@@ -30,8 +30,9 @@ INTEGRATION_TIMEOUT_S = 1.0  # shorter than the fixture functions' Timeout (2 s)
 INTERNAL_ERROR = {"message": "Internal Server Error"}
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
+@pytest.fixture(scope="module", params=[False, True], ids=["moto-in-process", "moto-process"])
+def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+    """Each limit holds with moto in this process and in its own (Invoke crosses processes)."""
     with LocalStack(
         quiet=True,
         template_path=FIXTURE / "template.yaml",
@@ -39,6 +40,7 @@ def stack() -> Iterator[LocalStack]:
         schedule_seconds=0,
         standin=False,
         integration_timeout_s=INTEGRATION_TIMEOUT_S,
+        moto_process=request.param,
     ) as local:
         yield local
 

@@ -116,45 +116,52 @@ def _gone(pid: int, within_s: float = 5.0) -> bool:
     return False
 
 
-def test_the_standin_runs_in_its_own_process_and_stops_with_the_stack(tmp_path: Path) -> None:
+def test_the_standin_and_moto_run_in_their_own_processes_and_stop_with_the_stack(tmp_path: Path) -> None:
     process, urls, ready_file = _start_with_standin(tmp_path)
     try:
-        standin_pid = urls["pids"]["standin"]
-        assert standin_pid != urls["pid"] and urls["pids"]["stack"] == urls["pid"]
-        assert Path(f"/proc/{standin_pid}/cmdline").read_bytes().split(b"\0")[2] == b"local_stack.standin_process"
+        children = {name: pid for name, pid in urls["pids"].items() if name != "stack"}
+        assert set(children) == {"standin", "moto"} and urls["pids"]["stack"] == urls["pid"]
+        for name, module in (("standin", b"local_stack.standin_process"), ("moto", b"local_stack.moto_process")):
+            assert Path(f"/proc/{children[name]}/cmdline").read_bytes().split(b"\0")[2] == module
         assert httpx.get(f"{urls['standin_url']}/health").json() == {"status": "ok"}
+        tables = boto3.client(
+            "dynamodb", endpoint_url=urls["moto_url"], region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+        ).list_tables()["TableNames"]
+        assert tables, "provisioned in moto's process"
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=10)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, output
-    assert _gone(standin_pid), "the stand-in outlived a clean stop"
+    assert all(_gone(pid) for pid in children.values()), "a child outlived a clean stop"
     assert not ready_file.exists()
 
 
-def test_given_the_stack_is_killed_then_the_standin_dies_with_it(tmp_path: Path) -> None:
+def test_given_the_stack_is_killed_then_its_children_die_with_it(tmp_path: Path) -> None:
     process, urls, _ = _start_with_standin(tmp_path)
-    standin_pid = urls["pids"]["standin"]
+    children = [pid for name, pid in urls["pids"].items() if name != "stack"]
+    assert len(children) == 2
     process.kill()  # SIGKILL: no cleanup code runs in the stack
     process.communicate(timeout=10)
-    assert _gone(standin_pid), "the stand-in outlived its killed parent"
+    assert all(_gone(pid) for pid in children), "a child outlived its killed parent"
 
 
-def test_given_the_standin_crashes_then_the_stack_reports_it_and_exits_1(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("child", "name"), [("standin", "replicate-standin"), ("moto", "moto")])
+def test_given_a_child_crashes_then_the_stack_reports_it_and_exits_1(tmp_path: Path, child: str, name: str) -> None:
     process, urls, _ = _start_with_standin(tmp_path)
     try:
-        os.kill(urls["pids"]["standin"], signal.SIGKILL)
+        os.kill(urls["pids"][child], signal.SIGKILL)
         output, _ = process.communicate(timeout=15)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 1, output
-    assert "local stack: replicate-standin exited with code -9" in output
+    assert f"local stack: {name} exited with code -9" in output
 
 
-def test_given_standin_in_process_then_one_process(tmp_path: Path) -> None:
-    process, urls, _ = _start_with_standin(tmp_path, "--standin-in-process")
+def test_given_standin_and_moto_in_process_then_one_process(tmp_path: Path) -> None:
+    process, urls, _ = _start_with_standin(tmp_path, "--standin-in-process", "--moto-in-process")
     try:
         assert urls["pids"] == {"stack": urls["pid"]}
         assert httpx.get(f"{urls['standin_url']}/health").status_code == 200
