@@ -11,8 +11,9 @@ Lambda and Step Functions: payload limits measured as AWS measures them, and the
 ``ToleratedFailurePercentage`` AWS's own schema requires.
 
 Per-request overhead that is pure waste: the server lists moto's package folder on every request
-(``cached_moto_module_list``), and the ASL interpreter builds a new boto3 client for every Lambda
-task (``shared_step_functions_clients``).
+(``cached_moto_module_list``), the ASL interpreter builds a new boto3 client for every Lambda
+task (``shared_step_functions_clients``) and parses every JSONPath each time a state uses it
+(``cached_jsonpath_parsing``).
 """
 
 from __future__ import annotations
@@ -469,3 +470,35 @@ def _shared_client(region: str, service: str, port: str) -> Any:
             max_pool_connections=STEP_FUNCTIONS_CLIENT_POOL,
         ),
     )
+
+
+# The interpreter's modules that parse a JSONPath on every use (`parse` imported by name).
+_JSONPATH_MODULES = (
+    "moto.stepfunctions.parser.asl.utils.json_path",  # jsonpath_ng.ext.parse: InputPath, Parameters' .$ …
+    "moto.stepfunctions.parser.asl.component.common.path.result_path",  # jsonpath_ng.parse: ResultPath
+)
+
+
+@contextmanager
+def cached_jsonpath_parsing() -> Iterator[None]:
+    """moto's ASL interpreter hands every path (`$.cell`, `$.result`…) to jsonpath_ng's PLY
+    parser each time a state reads or writes its data: about half a millisecond, many times per
+    state. A definition has a few dozen distinct paths and a parsed path is immutable (`find` and
+    `update_or_create` only read it): each is parsed once."""
+    import functools
+    import importlib
+
+    modules = [importlib.import_module(name) for name in _JSONPATH_MODULES]
+    if all(getattr(module.__dict__["parse"], "_cached", False) for module in modules):
+        yield
+        return
+    saved = [(module, module.__dict__["parse"]) for module in modules]
+    for module, parse in saved:
+        cached = functools.lru_cache(maxsize=4096)(parse)
+        cached._cached = True  # type: ignore[attr-defined]
+        setattr(module, "parse", cached)  # noqa: B010 - typed moto module
+    try:
+        yield
+    finally:
+        for module, parse in saved:
+            setattr(module, "parse", parse)  # noqa: B010

@@ -46,6 +46,7 @@ def moto_fixes() -> tuple[Callable[[], contextlib.AbstractContextManager[None]],
         # Per-request overhead.
         fixes.cached_moto_module_list,
         fixes.shared_step_functions_clients,
+        fixes.cached_jsonpath_parsing,
     )
 
 

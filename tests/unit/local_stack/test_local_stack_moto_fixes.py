@@ -251,3 +251,29 @@ def test_given_shared_clients_then_n_lambda_tasks_build_one_boto3_client(monkeyp
     assert client.meta.config.max_pool_connections == STEP_FUNCTIONS_CLIENT_POOL
     assert client.meta.config.retries["total_max_attempts"] == 1
     assert not getattr(lambda_tasks.boto_client_for, "_shared", False)
+
+
+def test_given_cached_jsonpath_parsing_then_n_executions_parse_each_path_once(sfn: Any) -> None:
+    from unittest import mock
+
+    import jsonpath_ng.ext
+    import moto.stepfunctions.parser.asl.utils.json_path as json_path
+
+    from local_stack.moto_fixes import cached_jsonpath_parsing
+
+    arn = machine(sfn, ADD_FIELD, name="jsonpath")
+
+    def run_n(n: int) -> None:
+        for _ in range(n):
+            assert run(sfn, arn, json.dumps({"a": 1}))["status"] == "SUCCEEDED"
+
+    with mock.patch.object(json_path, "parse", wraps=jsonpath_ng.ext.parse) as parse:
+        run_n(3)
+        assert parse.call_count >= 3  # moto itself: at least once per execution ($.a)
+        uncached = parse.call_count
+        parse.reset_mock()
+        with cached_jsonpath_parsing():
+            run_n(3)
+            assert json_path.parse("$.a") is json_path.parse("$.a")
+        assert 1 <= parse.call_count < uncached
+        assert json_path.parse is parse  # restored
