@@ -1,6 +1,6 @@
 """RunPrediction: the workflow's callback task. Starts one cell's Replicate prediction.
 
-Event ``{batchId, runId, angleKey, colorKey|null, taskToken}`` plus the cell's place in the create
+Event ``{batchId, runId, owner, angleKey, colorKey|null, taskToken}`` plus the cell's place in the create
 schedule: ``slotMs`` (a slot taken before the workflow waited), an angle's ``colorCount`` and
 ``runColors``, a colour's ``angle`` (its angle task's output) and ``colorIndex``. The workflow
 resumes when the webhook (or the reconciler) reports, or at once with ``{waitSeconds, slotMs}``
@@ -27,6 +27,7 @@ class RunPredictionEvent(BaseModel):
     angleKey: str = Field(min_length=1)
     colorKey: str | None = None
     taskToken: str = Field(min_length=1)
+    owner: str | None = None
     slotMs: int | None = Field(default=None, ge=0)
     colorCount: int = Field(default=0, ge=0)
     runColors: bool = False
@@ -44,6 +45,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         angle_key=request.angleKey,
         color_key=request.colorKey or None,
         task_token=request.taskToken,
+        owner=request.owner or None,
         slot_ms=request.slotMs,
         color_count=request.colorCount if request.runColors else 0,
         angle_output=request.angle,

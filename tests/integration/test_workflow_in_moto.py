@@ -91,7 +91,8 @@ def _create_batch(stack: Any, angles: tuple[str, ...] = ANGLES, colors: tuple[st
 def _start(batch_id: str, angles: tuple[str, ...] = ANGLES, colors: tuple[str, ...] = COLORS) -> str:
     from marketplace import workflow
 
-    run = workflow.execution_input(batch_id, batch_id, list(angles), list(colors), run_angle=True, run_colors=bool(colors))
+    run = workflow.execution_input(batch_id, batch_id, list(angles), list(colors), owner=OWNER, run_angle=True,
+                                   run_colors=bool(colors))
     arn = workflow.start_execution(run)
     assert arn
     return arn

@@ -25,13 +25,18 @@ def _keys(count: int, length: int, prefix: str) -> list[str]:
     return [f"{prefix}{index:0{length - len(prefix)}d}" for index in range(count)]
 
 
+LONGEST_OWNER = "o" * 128  # identity's longest user id
+
+
 def run_sizes(angles: int, colors: int, key_length: int = 12) -> dict[str, int]:
     """Bytes of the run's input and of one child's input (the distributed Map's item), for a
     batch of angles x colours with keys of key_length characters."""
     angle_keys, color_keys = _keys(angles, key_length, "a"), _keys(colors, key_length, "c")
-    run = execution_input(BATCH_ID, COLORIZE_RUN_ID, angle_keys, color_keys, run_angle=True, run_colors=True)
-    child = {"batchId": BATCH_ID, "runId": COLORIZE_RUN_ID, "angleKey": angle_keys[0], "colors": color_keys,
-             "runAngle": True, "runColors": True, "workflowError": {}}
+    run = execution_input(BATCH_ID, COLORIZE_RUN_ID, angle_keys, color_keys, owner=LONGEST_OWNER, run_angle=True,
+                          run_colors=True)
+    child = {"batchId": BATCH_ID, "runId": COLORIZE_RUN_ID, "owner": LONGEST_OWNER, "angleKey": angle_keys[0],
+             "colors": color_keys, "runAngle": True, "runColors": True, "angleResult": {"slotMs": None},
+             "workflowError": {}}
     return {"execution input": _size({**run, "workflowError": {}}), "child input": _size(child)}
 
 

@@ -166,7 +166,8 @@ def _create_batch(owner: str, request: CreateBatchRequest) -> dict[str, Any]:
     )
     get_repository().create_batch(batch, cells)
     # The creation run is named after the batch (a retried create finds it already started).
-    start_execution(execution_input(batch_id, batch_id, request.angles, colors, run_angle=True, run_colors=bool(colors)))
+    start_execution(execution_input(batch_id, batch_id, request.angles, colors, owner=owner, run_angle=True,
+                                    run_colors=bool(colors)))
     get_notifier().push_to_owner(
         owner, BATCH_CREATED,
         {"batchId": batch_id, "totalJobs": len(cells), "angles": request.angles, "colors": colors},
@@ -245,7 +246,8 @@ def colorize(owner: str, batch_id: str, request: ColorizeRequest) -> dict[str, A
         # earlier run, and RunPrediction lets it pass (cells carry their runId).
         run_angles = list(dict.fromkeys(cell.angleKey for cell in created))
         run_colors = list(dict.fromkeys(str(cell.colorKey) for cell in created))
-        start_execution(execution_input(batch_id, run_id, run_angles, run_colors, run_angle=False, run_colors=True))
+        start_execution(execution_input(batch_id, run_id, run_angles, run_colors, owner=owner, run_angle=False,
+                                        run_colors=True))
     total = repo.get_owned_batch(batch_id, owner).totalJobs
     metrics.add_metric(name="CellsQueued", unit=MetricUnit.Count, value=len(created))
     logger.info("colorize accepted", extra={"created_jobs": len(created)})

@@ -29,18 +29,19 @@ from .views import JOB_UPDATED, job_updated
 PREDICTION_FAILED = "PredictionFailed"
 
 
-def push(owner: str | None, message_type: str, data: dict[str, Any]) -> None:
-    """Best effort: a browser that misses a message re-reads the batch."""
+def push(owner: str | None, message_type: str, data: dict[str, Any], connections: list[str] | None = None) -> None:
+    """Best effort: a browser that misses a message re-reads the batch. ``connections``: the
+    owner's, when the caller read them with the cell."""
     if not owner:
         return
     try:
-        get_notifier().push_to_owner(owner, message_type, data)
+        get_notifier().push_to_owner(owner, message_type, data, connections)
     except Exception:
         logger.exception("push failed", extra={"message_type": message_type})
 
 
-def push_cell(owner: str | None, cell: Cell) -> None:
-    push(owner, JOB_UPDATED, job_updated(cell.batchId, cell))
+def push_cell(owner: str | None, cell: Cell, connections: list[str] | None = None) -> None:
+    push(owner, JOB_UPDATED, job_updated(cell.batchId, cell), connections)
 
 
 _push_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="push")

@@ -16,6 +16,7 @@ ASSET_PREFIX = "ASSET#"
 OWNER_PREFIX = "OWNER#"
 _PACER_PK = "PACER#replicate-creates"
 _CONNECTION_SK = "CONN"
+_OWNER_CONNECTIONS_SK = "CONNECTIONS"
 _ASSET_GUARD_SK = "ASSET"
 
 
@@ -76,12 +77,14 @@ def connection_key(connection_id: str) -> dict[str, Any]:
     return typed(connection_ids(connection_id))
 
 
-def owner_connection_ids(owner: str, connection_id: str) -> dict[str, str]:
-    return ids(owner_pk(owner), connection_pk(connection_id))
+def owner_connections_key(owner: str) -> dict[str, Any]:
+    """One row per owner listing its open connections (one attribute each): read in the same
+    round trip as a cell (``BatchGetItem``) by whoever pushes that cell."""
+    return typed(ids(owner_pk(owner), _OWNER_CONNECTIONS_SK))
 
 
-def owner_connection_key(owner: str, connection_id: str) -> dict[str, Any]:
-    return typed(owner_connection_ids(owner, connection_id))
+def owner_connection_attribute(connection_id: str) -> str:
+    return f"{CONN_PREFIX}{connection_id}"
 
 
 def asset_id(batch_id: str, angle_key: str, color_key: str | None) -> str:

@@ -24,9 +24,12 @@ class Notifier:
         self._repository = repository or get_repository()
         self._client = client or ws_management_client()
 
-    def push_to_owner(self, owner: str, message_type: str, data: dict[str, Any]) -> int:
-        """Returns how many connections received the message. Never raises for a dead socket."""
-        connections = self._repository.list_owner_connections(owner)
+    def push_to_owner(self, owner: str, message_type: str, data: dict[str, Any],
+                      connections: list[str] | None = None) -> int:
+        """Returns how many connections received the message. Never raises for a dead socket.
+        ``connections``: the owner's open connections when the caller read them already."""
+        if connections is None:
+            connections = self._repository.list_owner_connections(owner)
         if not connections:
             return 0
         payload = json.dumps({"type": message_type, "data": data}, separators=(",", ":")).encode()

@@ -19,11 +19,13 @@ _ALREADY_DONE = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
 
 
 def execution_input(
-    batch_id: str, run_id: str, angles: list[str], colors: list[str], *, run_angle: bool, run_colors: bool
+    batch_id: str, run_id: str, angles: list[str], colors: list[str], *, owner: str, run_angle: bool,
+    run_colors: bool,
 ) -> dict[str, Any]:
     """A run's input: keys only, each list once (Step Functions' 256 KiB limit on the input and on
-    every state's data). No URLs: RunPrediction signs what it hands to Replicate at that moment."""
-    return {"batchId": batch_id, "runId": run_id, "angles": list(angles), "colors": list(colors),
+    every state's data), and the owner (RunPrediction reads the cell and the owner's connections
+    in one round trip). No URLs: RunPrediction signs what it hands to Replicate at that moment."""
+    return {"batchId": batch_id, "runId": run_id, "owner": owner, "angles": list(angles), "colors": list(colors),
             "runAngle": run_angle, "runColors": run_colors}
 
 

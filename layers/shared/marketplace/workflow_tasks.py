@@ -45,6 +45,7 @@ class PredictionTask:
     angle_key: str
     color_key: str | None
     task_token: str
+    owner: str | None = None  # the run's owner: the cell and the owner's connections are read together
     slot_ms: int | None = None  # a slot taken earlier (the workflow waited for it)
     color_count: int = 0  # an angle: colour jobs that follow it in this run
     angle_output: Mapping[str, Any] | None = None  # a colour: its angle's task output
@@ -56,7 +57,11 @@ def start_cell_prediction(task: PredictionTask, webhook_base_url: str) -> dict[s
     over the new task token. A cell of another run (a colourise run crosses its angles and
     colours, and some pairs were made earlier) is let pass at once: its own run owns it."""
     repo = get_repository()
-    cell = repo.get_cell(task.batch_id, task.angle_key, task.color_key)
+    connections: list[str] | None = None
+    if task.owner:
+        cell, connections = repo.get_cell_and_connections(task.batch_id, task.angle_key, task.color_key, task.owner)
+    else:
+        cell = repo.get_cell(task.batch_id, task.angle_key, task.color_key)
     if cell is None:
         raise NotFound(f"cell {task.angle_key}/{task.color_key or '-'} of batch {task.batch_id} not found", field="cell")
     if task.run_id and not cell.owned_by_run(task.run_id):
@@ -105,7 +110,8 @@ def start_cell_prediction(task: PredictionTask, webhook_base_url: str) -> dict[s
         resume(repo.get_cell(task.batch_id, task.angle_key, task.color_key) or cell, task.task_token)
         return {"predictionId": prediction_id, "closed": True}
     metrics.add_metric(name="PredictionsStarted", unit="Count", value=1)
-    push_cell(processing.owner or _owner(task.batch_id), processing)
+    owner = processing.owner or task.owner or _owner(task.batch_id)
+    push_cell(owner, processing, connections if owner == task.owner else None)
     return {"predictionId": prediction_id}
 
 

@@ -15,7 +15,19 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import replicate
-from workflow_testkit import TOKEN, WEBHOOK_URL, FakeClock, World, data_uri, deliver, make_batch, png_bytes, start, succeeded
+from workflow_testkit import (
+    OWNER,
+    TOKEN,
+    WEBHOOK_URL,
+    FakeClock,
+    World,
+    data_uri,
+    deliver,
+    make_batch,
+    png_bytes,
+    start,
+    succeeded,
+)
 
 from marketplace import keys, predictions
 from marketplace.config import get_settings
@@ -73,10 +85,11 @@ def fake_replicate(monkeypatch: pytest.MonkeyPatch) -> FakeReplicate:
 
 
 def invoke(batch_id: str, angle_key: str, color: str | None, token: str, run_id: str | None = None,
-           **schedule: Any) -> dict[str, Any]:
-    """One RunPrediction call; ``schedule``: slotMs, colorCount, runColors, angle, colorIndex."""
-    event = {"batchId": batch_id, "runId": run_id or batch_id, "angleKey": angle_key, "colorKey": color,
-             "taskToken": token, **schedule}
+           owner: str | None = OWNER, **schedule: Any) -> dict[str, Any]:
+    """One RunPrediction call as the workflow makes it (with the run's owner); ``schedule``:
+    slotMs, colorCount, runColors, angle, colorIndex."""
+    event = {"batchId": batch_id, "runId": run_id or batch_id, "owner": owner, "angleKey": angle_key,
+             "colorKey": color, "taskToken": token, **schedule}
     return run_prediction.lambda_handler(event, FakeLambdaContext())
 
 
@@ -116,10 +129,12 @@ def test_given_an_angle_cell_when_run_then_every_source_goes_to_nano_banana_with
         "type": "angle", "angleKey": "front_0", "colorKey": None, "status": "processing",
         "imageUrl": None, "thumbUrl": None, "error": None,
     }]
-    # One read of the cell (it carries its owner and sources: no batch row), one conditional
-    # write, one reservation of a create slot; no pointer row.
+    # One round trip reads the cell (it carries its sources: no batch row) and the owner's
+    # connections (the push needs no other read); one conditional write, one reservation of a
+    # create slot; no pointer row.
     operations = [name for name, _ in calls]
-    assert operations.count("GetItem") == 1 and operations.count("UpdateItem") >= 2
+    assert operations.count("BatchGetItem") == 1 and "GetItem" not in operations and "Query" not in operations
+    assert operations.count("UpdateItem") >= 2
     assert not {"PutItem", "TransactWriteItems"} & set(operations)
 
 
@@ -385,8 +400,10 @@ def test_given_a_colour_job_whose_reserved_slot_is_due_when_run_then_it_creates_
     assert urlsplit(handed_over).path.endswith("batches/b-1/front_0/angle.png")
     assert _query(handed_over)["X-Amz-Expires"] == str(HANDOVER_URL_SECONDS)
     # The colour's own cell only: neither the angle's cell nor the schedule is read or written.
-    reads = [params["Key"] for name, params in calls if name == "GetItem"]
-    assert reads == [keys.cell_key("b-1", "front_0", "red_metallic")]
+    reads = [key for name, params in calls if name == "BatchGetItem"
+             for key in params["RequestItems"][world.repo.table.name]["Keys"]]
+    assert reads == [keys.cell_key("b-1", "front_0", "red_metallic"), keys.owner_connections_key(OWNER)]
+    assert "GetItem" not in [name for name, _ in calls]
     assert world.pacer() is None
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
-from workflow_testkit import OLD_SECRET, SECRET, World, data_uri, make_batch, png_bytes, start
+from workflow_testkit import OLD_SECRET, OWNER, SECRET, World, data_uri, make_batch, png_bytes, start
 
 from marketplace import keys, outputs, webhook_delivery
 from tests.support.lambdas import FakeLambdaContext, load_function
@@ -83,7 +83,8 @@ def test_given_a_signed_success_when_delivered_then_one_read_of_the_named_cell_a
     assert world.cell("b-1", "front_0")["status"] == "completed"
     assert world.sfn.successes and world.job_updates()[-1]["status"] == "completed"
     reads = [params["Key"] for name, params in calls if name == "GetItem"]
-    assert reads == [keys.cell_key("b-1", "front_0", None)]  # no pointer, no receipt, no batch row
+    # The cell, then (for the push) its owner's connections row; no pointer, receipt or batch row.
+    assert reads == [keys.cell_key("b-1", "front_0", None), keys.owner_connections_key(OWNER)]
     assert not [name for name, _ in calls if name == "PutItem"]  # no receipt written
 
 

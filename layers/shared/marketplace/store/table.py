@@ -92,6 +92,10 @@ def conditional() -> Iterator[ConditionOutcome]:
         outcome.held = False
 
 
+def _key_of(item: dict[str, Any]) -> str:
+    return f"{item['PK']['S']}\n{item['SK']['S']}"
+
+
 class Table:
     """One table and its client (injectable for tests)."""
 
@@ -111,6 +115,18 @@ class Table:
         answer = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=consistent)
         item = answer.get("Item")
         return from_item(item) if item else None
+
+    def get_many(self, keys: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+        """Several items in one consistent BatchGetItem (retrying what DynamoDB left unprocessed),
+        in the order of ``keys``; None for a missing item."""
+        found: dict[str, dict[str, Any]] = {}
+        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            answer = self._client.batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(self._table, []):
+                found[_key_of(item)] = item
+            request = answer.get("UnprocessedKeys") or {}
+        return [from_item(found[_key_of(key)]) if _key_of(key) in found else None for key in keys]
 
     def transact(self, items: list[dict[str, Any]]) -> bool:
         """One TransactWriteItems; False when a condition failed (nothing was written)."""
