@@ -26,6 +26,23 @@ MOTO_CONFIG: dict[str, dict[str, Any]] = {
     "lambda": {"use_docker": False},
 }
 
+# moto keeps each S3 object in a SpooledTemporaryFile that stays in memory up to ~5 MB: every
+# generated PNG of a batch (hundreds of KB each, thousands per batch) lived in moto's RSS. Over
+# 64 KB they go to an unlinked temporary file on disk (the page cache holds what is read again);
+# thumbnails and JSON stay in memory. The shell's value wins.
+MOTO_PROCESS_ENV: dict[str, str] = {"MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(64 * 1024)}
+
+
+def _more_open_files() -> None:
+    """Each object on disk holds a file descriptor: raise the soft limit to the hard one."""
+    with contextlib.suppress(ImportError, ValueError, OSError):
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
 
 def moto_fixes() -> tuple[Callable[[], contextlib.AbstractContextManager[None]], ...]:
     """Every correction the stack applies to moto, in order (before provisioning: creating the
@@ -101,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", action="store_true", help="one line per Step Functions interpreter message")
     args = parser.parse_args(argv)
     follow_lifeline(args.lifeline)
+    _more_open_files()
 
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app

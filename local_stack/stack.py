@@ -1,6 +1,8 @@
-"""`LocalStack`: the whole product in this process — moto (DynamoDB, S3, Step Functions executing
-the real definition, Lambda dispatched to the real handlers), the gateway, the Replicate
-stand-in and the schedules — provisioned from template.yaml."""
+"""`LocalStack`: the whole product — moto (DynamoDB, S3, Step Functions executing the real
+definition, Lambda dispatched to the real handlers), the gateway, the Replicate stand-in and the
+schedules — provisioned from template.yaml. The gateway, the handlers and the schedules run in
+this process; moto and the stand-in here too, or each in a child process of its own
+(`moto_process=True`, `standin_process=True`: what `python -m local_stack` does)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from .environment import LocalSecrets, local_environment
 from .gateway import Gateway
 from .lambdas import Functions, MotoLambdaDispatch, clear_code_caches
 from .model import StackModel
-from .moto_process import MOTO_CONFIG, ShortMotoLog, applied_moto_fixes
+from .moto_process import MOTO_CONFIG, MOTO_PROCESS_ENV, ShortMotoLog, applied_moto_fixes
 from .provision import Provisioned, provision
 from .remote_lambda import LambdaInvokeServer
 from .schedules import Scheduler
@@ -147,7 +149,8 @@ class LocalStack:
             names = sorted({spec.name for spec in self.model.functions.values()})
             args = ["--invoke-url", self._invoke_server.url, "--functions", ",".join(names)]
             self._moto_child = ChildProcess(
-                "moto", "local_stack.moto_process", moto_sock, os.environ, [*args, *(["--log"] if self.log else [])],
+                "moto", "local_stack.moto_process", moto_sock, {**MOTO_PROCESS_ENV, **os.environ},
+                [*args, *(["--log"] if self.log else [])],
                 on_exit=self._child_exited,
             )  # fmt: skip
             self._moto_child.start()
