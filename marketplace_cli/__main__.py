@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from marketplace import pricing
+
 from .client import ApiClient, ApiError, default_api_url
 from .download import DownloadResult, download_batch
 from .files import FileRejected
@@ -21,6 +23,8 @@ from .flows import colorize_batch, create_batch
 from .watch import SilentReporter, TextReporter, WatchError, WatchState, cell_name, exit_code, summary, watch_batch
 
 EXIT_OK, EXIT_ERROR, EXIT_FAILED_CELLS = 0, 1, 2
+DEFAULT_CONFIRM_OVER_USD = 5.0  # `batch create` asks before spending more than this
+MAX_BATCHES_PAGE = 50
 
 
 class Parser(argparse.ArgumentParser):
@@ -87,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--watch", action="store_true", help="follow the batch live until it finishes")
     create.add_argument("--idempotency-key", help="sent as Idempotency-Key: a retry creates no second batch")
     create.add_argument("--timeout", type=float, default=600.0, help="seconds to watch (default 600)")
+    create.add_argument("--yes", "-y", action="store_true", help="create without asking, whatever the estimate")
+    create.add_argument(
+        "--confirm-over",
+        type=float,
+        metavar="USD",
+        help="ask before creating a batch estimated above this many dollars "
+        f"(env MARKETPLACE_CONFIRM_OVER_USD, default {DEFAULT_CONFIRM_OVER_USD:g})",
+    )
     _add_globals(create, top=False)
 
     watch = batch_commands.add_parser("watch", help="follow a batch live over the WebSocket")
@@ -107,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--out", type=Path, help="directory (default out/<batchId>/)")
     _add_globals(download, top=False)
 
+    batches = commands.add_parser("batches", help="list your batches, newest first, with status, counts and cost")
+    batches.add_argument("--limit", type=int, default=20, help=f"batches per page, 1-{MAX_BATCHES_PAGE} (default 20)")
+    batches.add_argument("--next-token", help="print the page after the one that showed this token")
+    _add_globals(batches, top=False)
+
     demo = commands.add_parser("demo", help="run the whole product locally on sample photos (make demo)")
     demo.add_argument("--out", type=Path, help="directory for the results (default out/<batchId>/)")
     demo.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the batch (default 600)")
@@ -123,7 +140,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         build_parser().error("--angles needs at least one angle key")
     if action == "colorize" and not args.colors:
         build_parser().error("--colors needs at least one colour key")
+    if action == "create":
+        args.confirm_over = _confirm_over(args.confirm_over)
+    if args.command == "batches" and not 1 <= args.limit <= MAX_BATCHES_PAGE:
+        build_parser().error(f"--limit must be between 1 and {MAX_BATCHES_PAGE}")
     return args
+
+
+def _confirm_over(flag: float | None) -> float:
+    """The confirmation threshold: the flag, else MARKETPLACE_CONFIRM_OVER_USD, else $5."""
+    raw = os.environ.get("MARKETPLACE_CONFIRM_OVER_USD", "").strip()
+    try:
+        value = flag if flag is not None else float(raw) if raw else DEFAULT_CONFIRM_OVER_USD
+    except ValueError:
+        build_parser().error(f"MARKETPLACE_CONFIRM_OVER_USD is not a number: {raw!r}")
+    if not 0 <= value < float("inf"):
+        build_parser().error("--confirm-over must be a number of dollars, 0 or more")
+    return value
 
 
 # -- output helpers --------------------------------------------------------------------------
@@ -161,6 +194,55 @@ def presets_table(presets: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def money(usd: float) -> str:
+    return f"${usd:,.2f}"
+
+
+def batches_table(items: list[dict[str, Any]]) -> str:
+    """One line per batch: id, creation time, status, counts and what it cost."""
+    if not items:
+        return "No batches yet."
+    header = ("batch", "created", "status", "completed", "failed", "canceled", "pending", "cost")
+    rows: list[tuple[str, ...]] = [header]
+    for item in items:
+        counts = item.get("counts") or {}
+        cost = item.get("cost") or {}
+        rows.append((
+            str(item.get("batchId")),
+            str(item.get("createdAt") or "")[:19].replace("T", " "),
+            str(item.get("status")),
+            *(str(counts.get(name, 0)) for name in ("completed", "failed", "canceled", "pending")),
+            f"{money(float(cost.get('costUsd') or 0))} ({cost.get('billedImages', 0)} images)",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+def confirm_estimate(api: ApiClient, args: argparse.Namespace, stdin: TextIO | None = None) -> bool:
+    """Before anything is uploaded: what the batch will cost (GET /presets' price), and, over the
+    threshold, a question on a terminal, or a refusal when there is none to ask on (never hangs).
+    `--yes` skips the question. On stderr: stdout stays the batch id (or the JSON document)."""
+    images = pricing.batch_images(len(args.angles), len(args.colors), args.auto_colorize)
+    price = (api.presets().get("pricing") or {}).get("pricePerImageUsd")
+    if not isinstance(price, int | float):
+        diag(f"Estimate: {images} images (this server publishes no price)")
+        return True
+    cost = pricing.cost_usd(images, float(price))
+    diag(f"Estimate: {images} images, {money(cost)} at ${price:g} per image (images that fail are not billed)")
+    if args.yes or cost <= args.confirm_over:
+        return True
+    over = f"the estimate ({money(cost)}) is over {money(args.confirm_over)}"
+    stream = sys.stdin if stdin is None else stdin
+    if stream is None or not stream.isatty():
+        diag(f"error: {over} and there is no terminal to confirm on; nothing was created (add --yes to create it)")
+        return False
+    print(f"{over[0].upper()}{over[1:]}. Create the batch? [y/N] ", end="", file=sys.stderr, flush=True)
+    if stream.readline().strip().lower() in ("y", "yes"):
+        return True
+    diag("Not created.")
+    return False
+
+
 def report_end(state: WatchState, as_json: bool) -> int:
     code = exit_code(state)
     if as_json:
@@ -195,7 +277,21 @@ def cmd_presets(api: ApiClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_batches(api: ApiClient, args: argparse.Namespace) -> int:
+    page = api.list_batches(args.limit, args.next_token)
+    if args.json:
+        emit_json(page)
+        return EXIT_OK
+    info(batches_table(list(page.get("items") or [])))
+    if page.get("nextToken"):
+        info(f"More: --next-token {page['nextToken']}")
+    return EXIT_OK
+
+
 def cmd_create(api: ApiClient, args: argparse.Namespace) -> int:
+    if not confirm_estimate(api, args):
+        return EXIT_ERROR
+
     def created(batch: dict[str, Any]) -> None:
         if args.json:
             return
@@ -276,6 +372,7 @@ def cmd_download(api: ApiClient, args: argparse.Namespace) -> int:
 
 COMMANDS = {
     ("presets", None): cmd_presets,
+    ("batches", None): cmd_batches,
     ("batch", "create"): cmd_create,
     ("batch", "watch"): cmd_watch,
     ("batch", "colorize"): cmd_colorize,

@@ -198,6 +198,13 @@ class ApiClient:
             params["nextToken"] = next_token
         return self.request("GET", "/api/gallery", params=params)
 
+    def list_batches(self, limit: int = 20, next_token: str | None = None) -> dict[str, Any]:
+        """One page of the user's batches, newest first: `{items, nextToken}`."""
+        params: dict[str, str | int] = {"limit": limit}
+        if next_token:
+            params["nextToken"] = next_token
+        return self.request("GET", f"{BASE}/batches", params=params)
+
     def download(self, url: str, max_bytes: int = 64 * 1024 * 1024) -> bytes:
         """GET a stored image (presigned or public URL) without our credentials."""
         try:

@@ -25,6 +25,7 @@ PRESETS = {
         {"colorKey": "red_metallic", "colorLabel": "Red Metallic", "promptValue": "Red #C00000 (metallic)"},
         {"colorKey": "blue_metallic", "colorLabel": "Blue Metallic", "promptValue": "Blue #1F4E9D (metallic)"},
     ],
+    "pricing": {"pricePerImageUsd": 0.039, "currency": "USD"},
 }
 
 
@@ -89,6 +90,8 @@ class FakeApi:
         self.created: list[dict[str, Any]] = []
         self.errors: dict[tuple[str, str], tuple[int, Any]] = {}
         self.on_create: Any = None
+        self.presets: dict[str, Any] = PRESETS
+        self.batch_pages: dict[str | None, dict[str, Any]] = {None: {"items": [], "nextToken": None}}  # by nextToken
 
     def client(self, **kwargs: Any) -> ApiClient:
         return ApiClient("http://api.fake", transport=httpx.MockTransport(self.handle), **kwargs)
@@ -121,7 +124,9 @@ class FakeApi:
                 json={"websocketUrl": "ws://ws.fake/ws", "devMode": True, "maxSourceImages": 16, "maxUploadBytes": 1024 * 1024},
             )
         if key == ("GET", f"{BASE}/presets"):
-            return httpx.Response(200, json=PRESETS)
+            return httpx.Response(200, json=self.presets)
+        if key == ("GET", f"{BASE}/batches"):
+            return httpx.Response(200, json=self.batch_pages[url.params.get("nextToken")])
         if key == ("POST", f"{BASE}/uploads"):
             files = json.loads(request.content)["files"]
             return httpx.Response(
