@@ -14,7 +14,8 @@ from typing import Any
 
 from PIL import Image
 
-from . import contact_sheet
+from marketplace.archive import contact_sheet
+
 from .client import ApiClient, ApiError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_demo_produces_the_matrix(tmp_path: Path) -> None:
     if not (ROOT / "local_stack" / "__main__.py").is_file():
         pytest.skip("local_stack/__main__.py does not exist yet: the demo has no stack to start")
-    from marketplace_cli.contact_sheet import Layout
+    from marketplace.archive.contact_sheet import Layout
 
     out = tmp_path / "result"
     env = {**os.environ, "STANDIN_LATENCY_SECONDS": os.environ.get("STANDIN_LATENCY_SECONDS", "0.3")}

@@ -8,7 +8,7 @@ import pytest
 from cli_testkit import PRESETS, result, snapshot
 from PIL import Image, ImageDraw
 
-from marketplace_cli import contact_sheet as cs
+from marketplace.archive import contact_sheet as cs
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ import pytest
 from cli_testkit import BASE, FakeApi, png_bytes, result, snapshot
 from PIL import Image
 
-from marketplace_cli import contact_sheet
+from marketplace.archive import contact_sheet
 from marketplace_cli.__main__ import main
 from marketplace_cli.download import cell_filename, download_batch, safe_part
 

@@ -8,12 +8,19 @@ installed, else Pillow's scalable default font.
 
 `Layout` holds every size and position, so tests (and callers) can reason about the geometry
 without rendering.
+
+One implementation for the CLI (`batch download`) and the ZIP export (`marketplace.archive`):
+`images` is any mapping, read one tile at a time while the sheet is drawn, so the archive
+builder passes a lazy one (thumbnails fetched as their tile comes up) and never holds every
+image of a 1,230-cell batch at once. Pillow is imported with this module: import it where it
+is used, never from a handler's import path.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +51,7 @@ DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 _HEX = re.compile(r"#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})(?![0-9A-Fa-f])")
 
 FontType = ImageFont.FreeTypeFont | ImageFont.ImageFont
+CellKey = tuple[str, str | None]
 
 
 @functools.lru_cache(maxsize=16)
@@ -87,7 +95,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Tile:
-    """What goes in one cell: `image` when completed, else a status (and error when failed)."""
+    """What goes in one cell: `image` when completed (or looked up in `render`'s `images`), else
+    a status (and error when failed)."""
 
     status: str  # completed | failed | queued | processing | missing
     image: Image.Image | None = None
@@ -223,8 +232,10 @@ def render(
     title: str = "",
     subtitle: str = "",
     footer: str = "",
+    images: Mapping[CellKey, Image.Image] | None = None,
 ) -> Image.Image:
-    """`columns[0]` is the angle column (key None); `tiles[(angleKey, colorKey|None)]`."""
+    """`columns[0]` is the angle column (key None); `tiles[(angleKey, colorKey|None)]`. A completed
+    tile without its own image is looked up in `images` when its turn comes (rows, then columns)."""
     layout = Layout(rows=len(rows), columns=len(columns))
     canvas = Image.new("RGB", layout.size, WHITE)
     draw = ImageDraw.Draw(canvas)
@@ -284,8 +295,13 @@ def render(
         for c, column in enumerate(columns):
             box = layout.cell_box(r, c)
             tile = tiles.get((row.key, column.key), Tile("missing"))
-            if tile.status == "completed" and tile.image is not None:
-                _paste_contained(canvas, tile.image, box)
+            image = tile.image
+            if tile.status == "completed" and image is None and images is not None:
+                image = images.get((row.key, column.key))
+                if image is None:
+                    tile = Tile("failed", error=tile.error or "image could not be read")
+            if tile.status == "completed" and image is not None:
+                _paste_contained(canvas, image, box)
                 draw.rectangle(box, outline=RULE)
             else:
                 _draw_status_tile(draw, box, tile)
@@ -300,10 +316,11 @@ def render(
 def build_sheet(
     snapshot: dict[str, Any],
     presets: dict[str, Any] | None,
-    images: dict[tuple[str, str | None], Image.Image],
+    images: Mapping[CellKey, Image.Image],
     footer: str = "",
 ) -> Image.Image:
-    """From a batch snapshot, the presets (labels; may be None) and the downloaded images."""
+    """From a batch snapshot, the presets (labels; may be None) and the images (any mapping: a
+    completed cell is drawn when `images` has its key, each image read once as its tile is drawn)."""
     angle_labels = {
         a["angleKey"]: a.get("angleLabel") or a["angleKey"]
         for a in (presets or {}).get("angles", [])
@@ -321,12 +338,11 @@ def build_sheet(
     for cell in snapshot.get("cells") or []:
         key = (cell["angleKey"], cell.get("colorKey") or None)
         status = cell.get("status", "queued")
-        image = images.get(key)
-        if status == "completed" and image is None:
+        if status == "completed" and key not in images:
             status, error = "failed", cell.get("error") or "image could not be downloaded"
         else:
             error = cell.get("error")
-        tiles[key] = Tile(status, image, error)
+        tiles[key] = Tile(status, None, error)
     completed = sum(1 for t in tiles.values() if t.status == "completed")
     failed = sum(1 for t in tiles.values() if t.status == "failed")
     parts = [f"batch {snapshot.get('batchId', '')}", f"{plural(len(rows), 'angle')} {TIMES} {plural(len(colors), 'colour')}"]
@@ -334,7 +350,8 @@ def build_sheet(
     if snapshot.get("createdAt"):
         parts.append(f"created {readable_time(str(snapshot['createdAt']))}")
     subtitle = " · ".join(parts)
-    return render(rows, columns, tiles, title="Car Marketplace · studio matrix", subtitle=subtitle, footer=footer)
+    return render(rows, columns, tiles, title="Car Marketplace · studio matrix", subtitle=subtitle, footer=footer,
+                  images=images)
 
 
 def plural(count: int, word: str) -> str:
