@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     batches.add_argument("--next-token", help="print the page after the one that showed this token")
     _add_globals(batches, top=False)
 
+    archive = batch_commands.add_parser("archive", help="build the batch's ZIP (images, matrix.png, manifest.json) and save it")
+    archive.add_argument("batch_id", metavar="ID")
+    archive.add_argument("--out", type=Path, help="file (default out/batch-<batchId>.zip)")
+    archive.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the build (default 900)")
+    _add_globals(archive, top=False)
+
     demo = commands.add_parser("demo", help="run the whole product locally on sample photos (make demo)")
     demo.add_argument("--out", type=Path, help="directory for the results (default out/<batchId>/)")
     demo.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the batch (default 600)")
@@ -370,6 +376,17 @@ def cmd_download(api: ApiClient, args: argparse.Namespace) -> int:
     return print_download(result, args.json)
 
 
+def cmd_archive(api: ApiClient, args: argparse.Namespace) -> int:
+    from .archive import fetch_archive
+
+    result = fetch_archive(api, args.batch_id, args.out, timeout=args.timeout, log=None if args.json else diag)
+    if args.json:
+        emit_json({"out": str(result.path), "bytes": result.bytes, "images": result.images, "exitCode": EXIT_OK})
+    else:
+        info(f"{result.images} images, matrix.png and manifest.json in {result.path} ({result.bytes:,} bytes)")
+    return EXIT_OK
+
+
 COMMANDS = {
     ("presets", None): cmd_presets,
     ("batches", None): cmd_batches,
@@ -377,6 +394,7 @@ COMMANDS = {
     ("batch", "watch"): cmd_watch,
     ("batch", "colorize"): cmd_colorize,
     ("batch", "download"): cmd_download,
+    ("batch", "archive"): cmd_archive,
 }
 
 

@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -204,6 +205,35 @@ class ApiClient:
         if next_token:
             params["nextToken"] = next_token
         return self.request("GET", f"{BASE}/batches", params=params)
+
+    def request_archive(self, batch_id: str) -> dict[str, Any]:
+        """POST: the ZIP starts building (asking again while it builds changes nothing)."""
+        return self.request("POST", f"{BASE}/batch/{_segment(batch_id)}/archive")
+
+    def get_archive(self, batch_id: str) -> dict[str, Any]:
+        """`{status: building|ready|failed, url?, bytes?, images?, error?}`."""
+        return self.request("GET", f"{BASE}/batch/{_segment(batch_id)}/archive")
+
+    def download_to(self, url: str, path: Path) -> int:
+        """Stream a presigned URL to `path` (written beside it, then renamed); returns the bytes."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".part")
+        total = 0
+        try:
+            with self._raw.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ApiError.from_response(response.status_code, response.content, response.reason_phrase)
+                with partial.open("wb") as handle:
+                    for chunk in response.iter_bytes(1024 * 1024):
+                        handle.write(chunk)
+                        total += len(chunk)
+            partial.replace(path)
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "network_error", f"download failed: {exc}") from exc
+        finally:
+            partial.unlink(missing_ok=True)
+        return total
 
     def download(self, url: str, max_bytes: int = 64 * 1024 * 1024) -> bytes:
         """GET a stored image (presigned or public URL) without our credentials."""
