@@ -116,6 +116,20 @@ def test_given_another_users_batch_when_the_intruder_lists_the_gallery_then_none
     assert len([i for i in owners_items if i["batchId"] == batch_id]) == len(ANGLES) * (1 + len(COLORS))
 
 
+@pytest.mark.timeout(180)
+def test_given_another_users_batch_when_the_intruder_lists_batches_or_filters_the_gallery_by_it_then_nothing_shows(
+    watched, intruder, owner
+):
+    batch_id = watched["batch_id"]
+    listed = intruder.call("GET", f"{BASE}/batches", params={"limit": 50}).json()["items"]
+    assert {i["batchId"] for i in listed} == {watched["own_batch"]}
+    answer = intruder.call("GET", "/api/gallery", params={"batchId": batch_id})
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"]["field"] == "batchId"
+    owners = owner.call("GET", f"{BASE}/batches", params={"limit": 50}).json()["items"]
+    assert batch_id in {i["batchId"] for i in owners}
+
+
 def refused(url: str) -> bool:
     try:
         with connect(url, open_timeout=10):

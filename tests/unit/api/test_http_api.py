@@ -253,7 +253,8 @@ def test_given_finished_angles_when_colorizing_twice_then_cells_are_not_duplicat
                                   f"batches/{batch_id}/{angle}/angle.thumb.png") is not None
     path = f"{BASE}/batch/{batch_id}/colorize"
     status, body = api("POST", path, {"colors": ["red_metallic", "blue_metallic"]})
-    assert status == 202 and body == {"batchId": batch_id, "totalJobs": 6, "createdJobs": 4}
+    assert status == 202 and body == {"batchId": batch_id, "totalJobs": 6, "createdJobs": 4,
+                                      "estimate": {"images": 4, "costUsd": 0.16}}
     status, again = api("POST", path, {"colors": ["red_metallic"], "angles": ["front_0"]})
     assert status == 202 and again["createdJobs"] == 0 and again["totalJobs"] == 6
     assert len(repo.list_cells(batch_id)) == 6

@@ -92,7 +92,8 @@ def test_given_presets_when_asking_for_unknown_keys_then_none_is_returned():
 def test_given_presets_when_rendered_for_the_api_then_only_enabled_rows_in_order():
     from marketplace.views import presets_view
 
-    body = presets_view(samples_presets())
+    body = presets_view(samples_presets(), 0.039)
+    assert body["pricing"] == {"pricePerImageUsd": 0.039, "currency": "USD"}
     assert [a["angleKey"] for a in body["angles"]][:2] == ["front_0", "front_right_45"]
     assert "top_down" not in [a["angleKey"] for a in body["angles"]]
     assert set(body["angles"][0]) == {"angleKey", "angleLabel", "angleDesc", "order"}
