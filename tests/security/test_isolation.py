@@ -88,6 +88,8 @@ def test_given_another_users_batch_running_when_the_intruder_listens_and_subscri
     ("GET", "", None),
     ("POST", "/colorize", {"colors": ["black_gloss"]}),
     ("POST", "/colorize", {"colors": ["black_gloss"], "angles": ["front_0"]}),
+    ("POST", "/archive", None),
+    ("GET", "/archive", None),
 ])
 def test_given_another_users_batch_when_the_intruder_calls_its_routes_then_404_and_nothing_changes(
     watched, owner: E2EClient, intruder: E2EClient, method: str, suffix: str, body: dict | None
