@@ -8,7 +8,7 @@
 // and the CLI's is layers/shared/marketplace/statuses.py; keep the two in step).
 
 /** Forward order of a cell's status; the two terminal statuses share the last rank. */
-export const STATUS_RANK = Object.freeze({ queued: 0, processing: 1, completed: 2, failed: 2 });
+export const STATUS_RANK = Object.freeze({ queued: 0, processing: 1, completed: 2, failed: 2, canceled: 2 });
 export const STATUSES = Object.freeze(Object.keys(STATUS_RANK));
 /** The statuses by name, so no other module spells them. */
 export const STATUS = Object.freeze(Object.fromEntries(STATUSES.map((name) => [name.toUpperCase(), name])));

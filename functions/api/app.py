@@ -12,7 +12,8 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from marketplace import batches, errors, presets, tickets, uploads, views
+from marketplace import batches, control, errors, presets, tickets, uploads, views
+from marketplace.archive import service as archives
 from marketplace.config import get_settings
 from marketplace.http_errors import error_body, error_response, validation_error_response
 from marketplace.identity import resolve_owner
@@ -20,7 +21,9 @@ from marketplace.models import (
     BATCH_ID_PATTERN,
     MAX_SOURCE_IMAGES,
     MAX_UPLOAD_BYTES,
+    BatchListAnswer,
     BatchSnapshot,
+    CancelAnswer,
     ColorizeAnswer,
     ColorizeRequest,
     ConfigAnswer,
@@ -30,6 +33,8 @@ from marketplace.models import (
     GalleryAnswer,
     GatewayMessage,
     PresetsAnswer,
+    RetryAnswer,
+    RetryRequest,
     TicketAnswer,
     UploadsAnswer,
     UploadsRequest,
@@ -78,6 +83,7 @@ BODY = {
 }
 PRESETS = {503: _error("the preset sheets cannot be read and no last good copy exists")}
 MISSING = {404: _error("no such batch for this user")}
+RETRY_EVERY_FAILED = RetryRequest()  # no body, or no `cells`: every failed or canceled cell
 
 
 def owner() -> str:
@@ -97,7 +103,7 @@ def get_config() -> ConfigAnswer:
 @app.get(f"{BASE}/presets", responses={**_ok(200, PresetsAnswer), **USER, **PRESETS})
 def get_presets() -> PresetsAnswer:
     owner()
-    return PresetsAnswer.model_validate(views.presets_view(presets.get_presets()))
+    return PresetsAnswer.model_validate(views.presets_view(presets.get_presets(), get_settings().price_per_image_usd))
 
 
 @app.post(f"{BASE}/uploads", responses={**_ok(200, UploadsAnswer), **USER, **BODY})
@@ -139,18 +145,85 @@ def colorize(batchId: BatchId, request: Annotated[ColorizeRequest, Body()]) -> R
     return Response(202, content_types.APPLICATION_JSON, ColorizeAnswer.model_validate(answer))
 
 
+@app.post(
+    f"{BASE}/batch/<batchId>/retry",
+    status_code=202,
+    responses={**_ok(202, RetryAnswer, "Accepted: the cells run again as their next attempt"), **USER, **BODY,
+               **MISSING, 409: _error("a cell named is still queued or processing, or nothing to retry")},
+)
+def retry(batchId: BatchId, request: Annotated[RetryRequest, Body()] = RETRY_EVERY_FAILED) -> Response[RetryAnswer]:
+    """Runs cells again: the ones named (any terminal cell; a completed one is regenerated), or
+    without ``cells`` every failed or canceled cell. A retried angle re-runs its colour cells."""
+    answer = control.retry(owner(), batchId, request)
+    return Response(202, content_types.APPLICATION_JSON, RetryAnswer.model_validate(answer))
+
+
+@app.post(
+    f"{BASE}/batch/<batchId>/cancel",
+    status_code=202,
+    responses={**_ok(202, CancelAnswer, "Accepted: the batch stopped; its open cells are canceled"), **USER,
+               **MISSING, 409: _error("the batch has already finished")},
+)
+def cancel(batchId: BatchId) -> Response[CancelAnswer]:
+    """Stops the batch: its runs, every prediction in flight (cancelled at Replicate) and its
+    queued cells; finished images stay. Cancelling twice is harmless."""
+    answer = control.cancel(owner(), batchId)
+    return Response(202, content_types.APPLICATION_JSON, CancelAnswer.model_validate(answer))
+
+
+ARCHIVE_ANSWERS = {**USER, **MISSING, 503: _error("the archive builder could not be started; try again")}
+
+
+def _archive_answer(status: int, answer: dict[str, Any]) -> Response[str]:
+    body = archives.ArchiveAnswer.model_validate(answer).model_dump_json(exclude_none=True)
+    return Response(status, content_types.APPLICATION_JSON, body)
+
+
+@app.post(
+    f"{BASE}/batch/<batchId>/archive",
+    status_code=202,
+    responses={**_ok(202, archives.ArchiveAnswer, "Accepted: the ZIP is building (asking again while it builds "
+                                                  "changes nothing; once ready or failed, it rebuilds)"),
+               **ARCHIVE_ANSWERS},
+)
+def request_archive(batchId: BatchId) -> Response[str]:
+    """Builds the batch's ZIP off the request path: every completed cell's PNG, matrix.png and
+    manifest.json. The owner's pages get marketplaceArchiveReady {batchId, url} when it is ready."""
+    return _archive_answer(202, archives.request_archive(owner(), batchId))
+
+
+@app.get(
+    f"{BASE}/batch/<batchId>/archive",
+    responses={**_ok(200, archives.ArchiveAnswer, "building, ready (url re-signed on every read) or failed"),
+               **USER, 404: _error("no such batch for this user, or no archive asked for yet")},
+)
+def get_archive(batchId: BatchId) -> Response[str]:
+    return _archive_answer(200, archives.archive_state(owner(), batchId))
+
+
 @app.post(f"{BASE}/ws-ticket", responses={**_ok(200, TicketAnswer), **USER})
 def ws_ticket() -> TicketAnswer:
     ticket, expires_at = tickets.issue_ticket(owner())
     return TicketAnswer(ticket=ticket, expiresAt=expires_at)
 
 
-@app.get("/api/gallery", responses={**_ok(200, GalleryAnswer), **USER})
+@app.get("/api/gallery", responses={**_ok(200, GalleryAnswer), **USER,
+                                    404: _error("batchId names no batch of this user")})
 def gallery(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     nextToken: Annotated[str | None, Query(max_length=2048)] = None,
+    batchId: Annotated[str | None, Query(pattern=BATCH_ID_PATTERN,
+                                         description="only this batch's images (one of the user's batches)")] = None,
 ) -> GalleryAnswer:
-    return GalleryAnswer.model_validate(batches.list_gallery(owner(), limit, nextToken))
+    return GalleryAnswer.model_validate(batches.list_gallery(owner(), limit, nextToken, batchId))
+
+
+@app.get(f"{BASE}/batches", responses={**_ok(200, BatchListAnswer), **USER})
+def list_batches(
+    limit: Annotated[int, Query(ge=1, le=50, description="batches per page (each reads its cells)")] = 20,
+    nextToken: Annotated[str | None, Query(max_length=2048)] = None,
+) -> BatchListAnswer:
+    return BatchListAnswer.model_validate(batches.list_batches(owner(), limit, nextToken))
 
 
 @app.get(

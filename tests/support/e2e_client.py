@@ -116,13 +116,14 @@ class E2EClient:
         return answer.json()
 
     def wait_completed(self, batch_id: str, timeout: float = 60) -> dict[str, Any]:
+        """The snapshot once the batch has its outcome (any status but running)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             snap = self.snapshot(batch_id)
-            if snap["status"] == "completed":
+            if snap["status"] != "running":
                 return snap
             time.sleep(0.2)
-        raise TimeoutError(f"batch {batch_id} not completed: {self.snapshot(batch_id)}")
+        raise TimeoutError(f"batch {batch_id} not finished: {self.snapshot(batch_id)}")
 
     def close(self) -> None:
         self.http.close()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from . import pricing
 from .aws import dynamodb_client
 from .config import get_settings
 from .domain import Batch, Cell
@@ -21,7 +24,7 @@ from .prompts import build_angle_prompt, build_color_prompt
 from .repository import get_repository, now_iso
 from .source_urls import check_source_url
 from .statuses import CellStatus, CellType
-from .views import BATCH_CREATED, JOB_UPDATED, cell_view, gallery_item, job_updated
+from .views import BATCH_CREATED, JOB_UPDATED, batch_list_item, cell_counts, cell_view, gallery_item, job_updated
 from .workflow import execution_input, start_execution
 
 IDEMPOTENCY_SECONDS = 24 * 3600
@@ -77,8 +80,15 @@ def _color_cell(batch_id: str, run_id: str, owner: str, presets: Presets, angle_
 
 
 def create_batch(owner: str, request: CreateBatchRequest, idempotency_key: str | None = None) -> dict[str, Any]:
-    """Validates against the live presets, writes batch + cells, starts the workflow. The same
-    Idempotency-Key with another body, or while its first request still runs, is a Conflict."""
+    """Validates against the live presets, writes batch + cells, starts the workflow; the answer
+    carries the estimate (one prediction per cell)."""
+    answer = _create_once(owner, request, idempotency_key)
+    return {**answer, "estimate": pricing.estimate(answer["totalJobs"], get_settings().price_per_image_usd)}
+
+
+def _create_once(owner: str, request: CreateBatchRequest, idempotency_key: str | None) -> dict[str, Any]:
+    """The same Idempotency-Key with another body, or while its first request still runs, is a
+    Conflict."""
     if not idempotency_key:
         return _create_batch(owner, request)
     # Powertools' idempotency (and boto3 with it) is imported by the first keyed create only.
@@ -157,7 +167,8 @@ def _create_batch(owner: str, request: CreateBatchRequest) -> dict[str, Any]:
         cells.extend(_color_cell(batch_id, batch_id, owner, presets, angle_key, c, now) for c in colors)
     batch = Batch(
         batchId=batch_id, owner=owner, sourceImageUrls=request.sourceImageUrls, angles=request.angles,
-        colors=request.colors, autoColorize=request.autoColorize, totalJobs=len(cells), createdAt=now, updatedAt=now,
+        colors=request.colors, autoColorize=request.autoColorize, totalJobs=len(cells), runIds=[batch_id],
+        createdAt=now, updatedAt=now,
     )
     logger.debug(
         "[MP] batch body",
@@ -200,10 +211,26 @@ def get_snapshot(owner: str, batch_id: str) -> dict[str, Any]:
         "totalJobs": batch.totalJobs,
         "completedJobs": batch.completedJobs,
         "failedJobs": batch.failedJobs,
+        "counts": cell_counts(cells),
         "createdAt": batch.createdAt,
         "sourceImageUrls": batch.sourceImageUrls,
         "cells": [cell_view(c) for c in cells],
+        "cost": batch_cost(cells, get_settings().price_per_image_usd),
     }
+
+
+def _billed_images(cell: Cell) -> int:
+    """The cell's counter of completed attempts; a cell completed before the counter existed
+    counts its image once."""
+    if cell.imageCount is not None:
+        return cell.imageCount
+    return 1 if cell.status == CellStatus.COMPLETED else 0
+
+
+def batch_cost(cells: list[Cell], price_per_image_usd: float) -> dict[str, Any]:
+    """``{predictions, billedImages, costUsd}`` from the cells' counters."""
+    return pricing.cost(sum(c.predictionCount or 0 for c in cells), sum(_billed_images(c) for c in cells),
+                        price_per_image_usd)
 
 
 def snapshot_messages(owner: str, batch_id: str) -> list[dict[str, Any]]:
@@ -237,7 +264,7 @@ def colorize(owner: str, batch_id: str, request: ColorizeRequest) -> dict[str, A
         for a in angles for c in request.colors if (a, c) not in cells
     ]
     all_colors = list(batch.colors) + [c for c in request.colors if c not in batch.colors]
-    created = repo.add_color_cells(batch_id, wanted, all_colors) if wanted else []
+    created = repo.add_color_cells(batch_id, wanted, all_colors, run_id) if wanted else []
     if created:
         notifier = get_notifier()
         for cell in created:
@@ -251,9 +278,37 @@ def colorize(owner: str, batch_id: str, request: ColorizeRequest) -> dict[str, A
     total = repo.get_owned_batch(batch_id, owner).totalJobs
     metrics.add_metric(name="CellsQueued", unit=MetricUnit.Count, value=len(created))
     logger.info("colorize accepted", extra={"created_jobs": len(created)})
-    return {"batchId": batch_id, "totalJobs": total, "createdJobs": len(created)}
+    return {"batchId": batch_id, "totalJobs": total, "createdJobs": len(created),
+            "estimate": pricing.estimate(len(created), get_settings().price_per_image_usd)}
 
 
-def list_gallery(owner: str, limit: int, next_token: str | None) -> dict[str, Any]:
-    items, token = get_repository().list_gallery(owner, limit, next_token)
+# A batch's images are looked for from a little before its creation (clocks of different hosts).
+_GALLERY_CLOCK_MARGIN = timedelta(minutes=10)
+_SUMMARY_THREADS = 8
+
+
+def list_gallery(owner: str, limit: int, next_token: str | None, batch_id: str | None = None) -> dict[str, Any]:
+    """The owner's images, newest first; with ``batch_id`` only that batch's (another owner's
+    batch is the same NotFound as a missing one, as on every batch route)."""
+    repo = get_repository()
+    since = None
+    if batch_id is not None:
+        bind_batch(batch_id)
+        created = datetime.fromisoformat(repo.get_owned_batch(batch_id, owner).createdAt)
+        since = (created - _GALLERY_CLOCK_MARGIN).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    items, token = repo.list_gallery(owner, limit, next_token, batch_id=batch_id, since=since)
     return {"items": [gallery_item(i) for i in items], "nextToken": token}
+
+
+def list_batches(owner: str, limit: int, next_token: str | None) -> dict[str, Any]:
+    """The owner's batches, newest first: status and counts from each batch row, cost and
+    thumbnail from its cells (read in parallel, only the attributes a summary needs)."""
+    repo = get_repository()
+    rows, token = repo.list_owner_batches(owner, limit, next_token)
+    price = get_settings().price_per_image_usd
+    cells: list[list[Cell]] = []
+    if rows:
+        with ThreadPoolExecutor(max_workers=min(_SUMMARY_THREADS, len(rows))) as pool:
+            cells = list(pool.map(lambda b: repo.list_cell_summaries(b.batchId), rows))
+    items = [batch_list_item(b, _ordered(b, c), batch_cost(c, price)) for b, c in zip(rows, cells, strict=True)]
+    return {"items": items, "nextToken": token}

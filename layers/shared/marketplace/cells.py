@@ -110,7 +110,7 @@ def handle_prediction_update(prediction: Mapping[str, Any], cell: Cell) -> Outco
         from .outputs import OutputRejected, persist_output
 
         try:
-            stored = persist_output(cell.batchId, cell.angleKey, cell.colorKey, prediction.get("output"))
+            stored = persist_output(cell.batchId, cell.angleKey, cell.colorKey, prediction.get("output"), cell.attempt)
         except OutputRejected as error:
             logger.warning("output rejected", extra={"reason": error.message})
             return _fail(cell, owner, f"output rejected: {error.message}")

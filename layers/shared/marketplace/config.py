@@ -48,6 +48,10 @@ class Settings(BaseModel):
     replicate_creates_per_minute: int = Field(default=600, ge=0)
     # Creates that may go at once after a quiet spell (Replicate allows short bursts).
     replicate_create_burst: int = Field(default=50, ge=0)
+    # The ZIP export's builder Lambda (the API invokes it asynchronously).
+    archive_function_name: str = ""
+    # What Replicate bills per succeeded image (google/nano-banana: $0.039); estimates and costs.
+    price_per_image_usd: float = Field(default=0.039, ge=0, allow_inf_nan=False)
 
     @field_validator("replicate_base_url", "public_asset_base_url", "aws_endpoint_url")
     @classmethod
@@ -79,6 +83,8 @@ class Settings(BaseModel):
             ticket_ttl_seconds=_ticket_ttl(env.get("TICKET_TTL_SECONDS")),
             replicate_creates_per_minute=int(env.get("REPLICATE_CREATES_PER_MINUTE", "600") or 0),
             replicate_create_burst=int(env.get("REPLICATE_CREATE_BURST", "50") or 0),
+            archive_function_name=env.get("ARCHIVE_FUNCTION_NAME", ""),
+            price_per_image_usd=float(env.get("PRICE_PER_IMAGE_USD", "0.039") or 0.039),
         )
 
 

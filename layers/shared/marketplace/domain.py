@@ -41,7 +41,9 @@ class Cell(Record):
     startedAt: str | None = None
     completedAt: str | None = None
     predictionCount: int | None = None
+    imageCount: int | None = None  # images this cell made, every attempt (what Replicate bills)
     colorCount: int | None = None  # an angle's colour jobs in its run (their slots are reserved with it)
+    attempt: int = 1  # 1, then 2, 3, ... each time the dealer retries or regenerates the cell
 
     @property
     def is_angle(self) -> bool:
@@ -67,13 +69,16 @@ class Batch(Record):
     totalJobs: int = 0
     completedJobs: int = 0
     failedJobs: int = 0
+    canceledJobs: int = 0
+    runIds: list[str] = []  # every execution started for the batch (a cancel stops them all)
     createdAt: str
     updatedAt: str | None = None
     completedAt: str | None = None
+    canceledAt: str | None = None
 
     @property
     def done_jobs(self) -> int:
-        return self.completedJobs + self.failedJobs
+        return self.completedJobs + self.failedJobs + self.canceledJobs
 
 
 class Asset(Record):

@@ -14,10 +14,12 @@ CELL_PREFIX = "CELL#"
 CONN_PREFIX = "CONN#"
 ASSET_PREFIX = "ASSET#"
 OWNER_PREFIX = "OWNER#"
+OWNER_BATCH_PREFIX = "BATCH#"  # SK of an owner's batch index rows: BATCH#{createdAt}#{batchId}
 _PACER_PK = "PACER#replicate-creates"
 _CONNECTION_SK = "CONN"
 _OWNER_CONNECTIONS_SK = "CONNECTIONS"
 _ASSET_GUARD_SK = "ASSET"
+_ARCHIVE_SK = "ARCHIVE"
 
 
 def ids(pk: str, sk: str) -> dict[str, str]:
@@ -52,12 +54,27 @@ def cell_key(batch_id: str, angle_key: str, color_key: str | None) -> dict[str, 
     return typed(cell_ids(batch_id, angle_key, color_key))
 
 
+def archive_ids(batch_id: str) -> dict[str, str]:
+    """The batch's ZIP export: its state (building/ready/failed) and where the ZIP is."""
+    return ids(batch_pk(batch_id), _ARCHIVE_SK)
+
+
+def archive_key(batch_id: str) -> dict[str, Any]:
+    return typed(archive_ids(batch_id))
+
+
+def archive_object_key(batch_id: str, build_id: str) -> str:
+    """S3 key of one build's ZIP (each build its own object: a rebuild never changes the bytes
+    behind a URL already handed out)."""
+    return f"batches/{batch_id}/archive/{build_id}.zip"
+
+
 def owner_pk(owner: str) -> str:
     return f"{OWNER_PREFIX}{owner}"
 
 
 def owner_batch_ids(owner: str, created_at: str, batch_id: str) -> dict[str, str]:
-    return ids(owner_pk(owner), f"BATCH#{created_at}#{batch_id}")
+    return ids(owner_pk(owner), f"{OWNER_BATCH_PREFIX}{created_at}#{batch_id}")
 
 
 def pacer_key() -> dict[str, Any]:
@@ -87,8 +104,10 @@ def owner_connection_attribute(connection_id: str) -> str:
     return f"{CONN_PREFIX}{connection_id}"
 
 
-def asset_id(batch_id: str, angle_key: str, color_key: str | None) -> str:
-    return f"{batch_id}.{angle_key}.{color_key or 'angle'}"
+def asset_id(batch_id: str, angle_key: str, color_key: str | None, attempt: int = 1) -> str:
+    """One gallery asset per image made: a retried cell's later attempts are assets of their own."""
+    base = f"{batch_id}.{angle_key}.{color_key or 'angle'}"
+    return base if attempt <= 1 else f"{base}.{attempt}"
 
 
 def asset_ids(owner: str, created_at: str, asset: str) -> dict[str, str]:
@@ -102,7 +121,22 @@ def asset_guard_ids(asset: str) -> dict[str, str]:
 
 def owner_asset_ids(token_ids: object, owner: str) -> dict[str, str] | None:
     """A gallery page token's key if it is one of owner's asset rows, else None."""
+    return _owner_row_ids(token_ids, owner, ASSET_PREFIX)
+
+
+def owner_batch_row_ids(token_ids: object, owner: str) -> dict[str, str] | None:
+    """A batch list page token's key if it is one of owner's batch index rows, else None."""
+    return _owner_row_ids(token_ids, owner, OWNER_BATCH_PREFIX)
+
+
+def _owner_row_ids(token_ids: object, owner: str, sk_prefix: str) -> dict[str, str] | None:
     if not isinstance(token_ids, dict) or set(token_ids) != {"PK", "SK"}:
         return None
     pk, sk = token_ids["PK"], str(token_ids["SK"])
-    return ids(pk, sk) if pk == owner_pk(owner) and sk.startswith(ASSET_PREFIX) else None
+    return ids(pk, sk) if pk == owner_pk(owner) and sk.startswith(sk_prefix) else None
+
+
+def asset_sk_range(since: str) -> tuple[str, str]:
+    """``SK BETWEEN`` bounds of an owner's assets made at or after ``since`` (an ISO time): every
+    asset SK starts with ``ASSET#``, and ``$`` is the character after ``#``."""
+    return f"{ASSET_PREFIX}{since}", ASSET_PREFIX[:-1] + "$"

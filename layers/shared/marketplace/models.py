@@ -34,7 +34,24 @@ class CreateBatchRequest(_Request):
 
 class ColorizeRequest(_Request):
     colors: list[PresetKey] = Field(min_length=1, max_length=MAX_KEYS_PER_REQUEST)
-    angles: list[PresetKey] | None = Field(default=None, min_length=1, max_length=MAX_KEYS_PER_REQUEST)
+    angles: list[PresetKey] | None = Field(
+        default=None, min_length=1, max_length=MAX_KEYS_PER_REQUEST,
+        description="the finished angles to colourise; absent (or null): every finished angle of the batch, "
+                    "all at once (an angle that is not finished yet is a 409 naming it)",
+    )
+
+
+class CellRef(_Request):
+    angleKey: PresetKey
+    colorKey: PresetKey | None = Field(default=None, description="null (or absent) for the angle cell")
+
+
+class RetryRequest(_Request):
+    cells: list[CellRef] | None = Field(
+        default=None, min_length=1, max_length=MAX_KEYS_PER_REQUEST * 2,
+        description="the cells to run again (any terminal cell: a completed one is regenerated); "
+                    "absent: every failed or canceled cell",
+    )
 
 
 class UploadFile(_Request):
@@ -55,12 +72,38 @@ class CellView(BaseModel):
     imageUrl: str | None = None
     thumbUrl: str | None = None
     error: str | None = None
+    attempt: int = Field(default=1, description="1, then 2, 3, ... each time the cell is retried or regenerated")
+
+
+class CellCounts(BaseModel):
+    queued: int
+    processing: int
+    completed: int
+    failed: int
+    canceled: int
+
+
+class Estimate(BaseModel):
+    images: int = Field(description="predictions this request creates (one image each if all succeed)")
+    costUsd: float = Field(description="images x pricePerImageUsd, rounded half up to cents")
+
+
+class Cost(BaseModel):
+    predictions: int = Field(description="predictions created for the batch, retries included")
+    billedImages: int = Field(description="images that succeeded, every attempt (what Replicate bills)")
+    costUsd: float = Field(description="billedImages x pricePerImageUsd, rounded half up to cents")
+
+
+class Pricing(BaseModel):
+    pricePerImageUsd: float
+    currency: Literal["USD"]
 
 
 class CreateBatchAnswer(BaseModel):
     batchId: str
     totalJobs: int
     cells: list[CellView]
+    estimate: Estimate
 
 
 class BatchSnapshot(BaseModel):
@@ -72,15 +115,30 @@ class BatchSnapshot(BaseModel):
     totalJobs: int
     completedJobs: int
     failedJobs: int
+    counts: CellCounts
     createdAt: str
     sourceImageUrls: list[str]
     cells: list[CellView]
+    cost: Cost
 
 
 class ColorizeAnswer(BaseModel):
     batchId: str
     totalJobs: int
     createdJobs: int
+    estimate: Estimate
+
+
+class RetryAnswer(BaseModel):
+    batchId: str
+    retried: list[dict[str, str | None]]
+    totalJobs: int
+
+
+class CancelAnswer(BaseModel):
+    batchId: str
+    status: BatchStatus
+    canceled: int
 
 
 class UploadSlot(BaseModel):
@@ -109,6 +167,7 @@ class ColorPresetView(BaseModel):
 class PresetsAnswer(BaseModel):
     angles: list[AnglePresetView]
     colors: list[ColorPresetView]
+    pricing: Pricing
 
 
 class TicketAnswer(BaseModel):
@@ -128,6 +187,27 @@ class GalleryItem(BaseModel):
 
 class GalleryAnswer(BaseModel):
     items: list[GalleryItem]
+    nextToken: str | None
+
+
+class BatchListCounts(BaseModel):
+    completed: int
+    failed: int
+    canceled: int
+    pending: int = Field(description="totalJobs minus the others: cells queued or processing")
+
+
+class BatchListItem(BaseModel):
+    batchId: str
+    createdAt: str
+    status: BatchStatus
+    counts: BatchListCounts
+    thumbUrl: str | None = Field(description="the first image the batch made (matrix order); null until one is made")
+    cost: Cost
+
+
+class BatchListAnswer(BaseModel):
+    items: list[BatchListItem]
     nextToken: str | None
 
 

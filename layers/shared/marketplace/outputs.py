@@ -83,12 +83,18 @@ def _session() -> requests.Session:
     return session
 
 
-def image_key_for(batch_id: str, angle_key: str, color_key: str | None) -> str:
-    return f"batches/{batch_id}/{angle_key}/{color_key or 'angle'}.png"
+def _stem(batch_id: str, angle_key: str, color_key: str | None, attempt: int) -> str:
+    """Every attempt keeps its own image (the gallery lists them all); the first keeps the plain name."""
+    name = color_key or "angle"
+    return f"batches/{batch_id}/{angle_key}/{name if attempt <= 1 else f'{name}.{attempt}'}"
 
 
-def thumb_key_for(batch_id: str, angle_key: str, color_key: str | None) -> str:
-    return f"batches/{batch_id}/{angle_key}/{color_key or 'angle'}.thumb.png"
+def image_key_for(batch_id: str, angle_key: str, color_key: str | None, attempt: int = 1) -> str:
+    return f"{_stem(batch_id, angle_key, color_key, attempt)}.png"
+
+
+def thumb_key_for(batch_id: str, angle_key: str, color_key: str | None, attempt: int = 1) -> str:
+    return f"{_stem(batch_id, angle_key, color_key, attempt)}.thumb.png"
 
 
 # ----- where an output may come from ------------------------------------------------------
@@ -280,7 +286,8 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 2)
 
 
-def persist_output(batch_id: str, angle_key: str, color_key: str | None, output: Any) -> PersistedOutput:
+def persist_output(batch_id: str, angle_key: str, color_key: str | None, output: Any,
+                   attempt: int = 1) -> PersistedOutput:
     """Download, check, thumbnail and store one output; the full PNG is stored byte for byte."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -291,8 +298,8 @@ def persist_output(batch_id: str, angle_key: str, color_key: str | None, output:
     width, height = check_png(data)
     timings["png_check"] = _ms(start)
 
-    image_key = image_key_for(batch_id, angle_key, color_key)
-    thumb_key = thumb_key_for(batch_id, angle_key, color_key)
+    image_key = image_key_for(batch_id, angle_key, color_key, attempt)
+    thumb_key = thumb_key_for(batch_id, angle_key, color_key, attempt)
     # The full PNG uploads while the thumbnail is made; then the thumbnail uploads.
     start = time.perf_counter()
     full_put = _pool.submit(_put, image_key, data)

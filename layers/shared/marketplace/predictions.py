@@ -197,3 +197,21 @@ def get_prediction(prediction_id: str) -> dict[str, Any]:
     if not isinstance(data, dict) or "status" not in data:
         raise ReplicateUnavailable("Replicate answered a body that is not a prediction")
     return data
+
+
+def cancel_prediction(prediction_id: str) -> bool:
+    """``POST /v1/predictions/{id}/cancel``: True when Replicate took it (a finished prediction
+    answers 200 too and stays finished). Raises the workflow's error classes."""
+    import httpx
+
+    try:
+        response = _poller().post(f"/v1/predictions/{quote(prediction_id, safe='')}/cancel")
+    except httpx.TimeoutException as error:
+        raise ReplicateUnavailable(f"Replicate timed out: {type(error).__name__}") from None
+    except httpx.TransportError as error:
+        raise ReplicateUnavailable(f"Replicate unreachable: {type(error).__name__}") from None
+    if response.status_code == 404:
+        return False
+    if response.status_code >= 400:
+        raise _map_status(response.status_code, "cancel refused")
+    return True

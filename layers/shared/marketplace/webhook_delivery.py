@@ -63,10 +63,14 @@ def receive(headers: Mapping[str, str], raw: bytes, query: Mapping[str, str]) ->
         logger.warning("webhook without the cell in its query ignored")
         return {"ok": True, "ignored": "unknown_cell"}
     bind(batch_id=batch_id, angle_key=angle_key, color_key=color_key)
-    cell = _cell_holding(prediction, batch_id, angle_key, color_key)
+    attempt = _attempt(query)
+    cell = _cell_holding(batch_id, angle_key, color_key, attempt)
     if cell is None:
         logger.warning("webhook for a cell that does not exist ignored")
         return {"ok": True, "ignored": "unknown_cell"}
+    if attempt != cell.attempt:
+        logger.info("webhook for an earlier attempt of a retried cell ignored", extra={"attempt": cell.attempt})
+        return {"ok": True, "ignored": "superseded"}
     if cell.predictionId != prediction["id"]:
         if not cell.predictionId and _is_recent(prediction):
             logger.warning("final webhook before the prediction was recorded: asking for a retry")
@@ -78,13 +82,18 @@ def receive(headers: Mapping[str, str], raw: bytes, query: Mapping[str, str]) ->
     return {"ok": True, "outcome": outcome}
 
 
-def _cell_holding(prediction: Mapping[str, Any], batch_id: str, angle_key: str, color_key: str | None) -> Cell | None:
-    """The named cell; while it holds no prediction yet, re-read a few times (RunPrediction's write
-    may be a moment behind a fast prediction)."""
+def _attempt(query: Mapping[str, str]) -> int | None:
+    raw = query.get("attempt") or "1"
+    return int(raw) if raw.isdigit() and len(raw) < 6 else None
+
+
+def _cell_holding(batch_id: str, angle_key: str, color_key: str | None, attempt: int | None) -> Cell | None:
+    """The named cell; while this attempt of it holds no prediction yet, re-read a few times
+    (RunPrediction's write may be a moment behind a fast prediction)."""
     repo = get_repository()
     cell = repo.get_cell(batch_id, angle_key, color_key)
     for delay in RECORD_WAITS_SECONDS:
-        if cell is None or cell.predictionId:
+        if cell is None or cell.predictionId or cell.attempt != attempt:
             return cell
         time.sleep(delay)
         cell = repo.get_cell(batch_id, angle_key, color_key)

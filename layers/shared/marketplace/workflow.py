@@ -47,6 +47,20 @@ def start_execution(run: dict[str, Any], client: Any = None) -> str | None:
         raise
 
 
+def stop_execution(run_id: str, cause: str, client: Any = None) -> bool:
+    """Stops a run's execution (a distributed Map's child executions stop with it). False when it
+    no longer runs or never existed: stopping is then already done."""
+    client = client or sfn_client()
+    arn = get_settings().state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{run_id}"
+    try:
+        client.stop_execution(executionArn=arn, error="Canceled", cause=cause[:32768])
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("ExecutionDoesNotExist", "ExecutionNotRunning"):
+            return False
+        raise
+
+
 def send_task_success(task_token: str, output: dict[str, Any], client: Any = None) -> bool:
     return _send(lambda c: c.send_task_success(taskToken=task_token, output=json.dumps(output)), client)
 

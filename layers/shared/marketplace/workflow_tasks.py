@@ -14,13 +14,13 @@ from urllib.parse import urlencode
 from . import create_slots, pacing, predictions, workflow
 from .cells import PREDICTION_FAILED, push, push_cell, resume
 from .domain import Cell
-from .errors import NotFound, ReplicateRateLimited, StateConflict, ValidationFailed
+from .errors import ReplicateRateLimited, ReplicateRejected, ReplicateUnavailable, StateConflict, ValidationFailed
 from .observability import logger, metrics
 from .repository import get_repository
 from .source_urls import own_upload_key
 from .statuses import CellStatus
 from .urls import HANDOVER_URL_SECONDS, object_url
-from .views import BATCH_COMPLETED
+from .views import BATCH_COMPLETED, batch_completed
 
 RUN_ENDED = "the workflow ended before this cell finished"
 
@@ -28,10 +28,13 @@ RUN_ENDED = "the workflow ended before this cell finished"
 # ----- RunPrediction ----------------------------------------------------------------------
 
 
-def webhook_url_for(base: str, batch_id: str, angle_key: str, color_key: str | None) -> str:
+def webhook_url_for(base: str, batch_id: str, angle_key: str, color_key: str | None, attempt: int = 1) -> str:
+    """The cell (and its attempt: a retried cell's earlier prediction is told apart) in the query."""
     query = {"batchId": batch_id, "angleKey": angle_key}
     if color_key:
         query["colorKey"] = color_key
+    if attempt > 1:
+        query["attempt"] = str(attempt)
     separator = "&" if "?" in base else "?"
     return f"{base}{separator}{urlencode(query)}"
 
@@ -63,7 +66,10 @@ def start_cell_prediction(task: PredictionTask, webhook_base_url: str) -> dict[s
     else:
         cell = repo.get_cell(task.batch_id, task.angle_key, task.color_key)
     if cell is None:
-        raise NotFound(f"cell {task.angle_key}/{task.color_key or '-'} of batch {task.batch_id} not found", field="cell")
+        # A run crosses its angles and colours; a pair that was never made is not part of it.
+        logger.info("no such cell in the batch: passed")
+        workflow.send_task_success(task.task_token, {"passed": True})
+        return {"predictionId": None, "noCell": True}
     if task.run_id and not cell.owned_by_run(task.run_id):
         logger.info("cell belongs to another run: passed", extra={"owning_run": cell.runId or task.batch_id})
         workflow.send_task_success(task.task_token, {"passed": True})
@@ -90,7 +96,7 @@ def start_cell_prediction(task: PredictionTask, webhook_base_url: str) -> dict[s
         return _defer(task, wait, "create slot ahead")
     image_input = _image_input(cell, task.angle_output)
 
-    webhook = webhook_url_for(webhook_base_url, task.batch_id, task.angle_key, task.color_key)
+    webhook = webhook_url_for(webhook_base_url, task.batch_id, task.angle_key, task.color_key, cell.attempt)
     try:
         prediction_id = predictions.start_prediction(cell.prompt, image_input, webhook)
     except ReplicateRateLimited as throttled:
@@ -105,14 +111,23 @@ def start_cell_prediction(task: PredictionTask, webhook_base_url: str) -> dict[s
     try:
         processing = repo.record_prediction(cell, prediction_id, task.task_token, image_input, color_count)
     except StateConflict:
-        # The cell was closed meanwhile (e.g. its angle failed): the workflow already moved on.
+        # The cell was closed meanwhile (its angle failed, or the dealer cancelled the batch): the
+        # workflow already moved on, and the prediction is not wanted any more.
         logger.info("cell closed before its prediction was recorded", extra={"prediction_id": prediction_id})
+        _cancel_quietly(prediction_id)
         resume(repo.get_cell(task.batch_id, task.angle_key, task.color_key) or cell, task.task_token)
         return {"predictionId": prediction_id, "closed": True}
     metrics.add_metric(name="PredictionsStarted", unit="Count", value=1)
     owner = processing.owner or task.owner or _owner(task.batch_id)
     push_cell(owner, processing, connections if owner == task.owner else None)
     return {"predictionId": prediction_id}
+
+
+def _cancel_quietly(prediction_id: str) -> None:
+    try:
+        predictions.cancel_prediction(prediction_id)
+    except (ReplicateUnavailable, ReplicateRejected, ReplicateRateLimited):
+        logger.warning("an unwanted prediction could not be cancelled", extra={"prediction_id": prediction_id})
 
 
 def _defer(task: PredictionTask, wait: pacing.Wait, reason: str) -> dict[str, Any]:
@@ -234,10 +249,11 @@ def close_open_cells(batch_id: str, run_id: str, workflow_error: Mapping[str, An
 
 
 def finalize_batch(batch_id: str) -> bool:
-    """Marks the batch completed when every cell is terminal; announces it once."""
+    """Gives the batch its outcome when every cell is terminal; announces it once (per run of
+    retries: a retried batch runs and announces again)."""
     batch = get_repository().complete_batch_if_done(batch_id)
     if batch is None:
         return False
-    push(batch.owner, BATCH_COMPLETED, {"batchId": batch_id})
+    push(batch.owner, BATCH_COMPLETED, batch_completed(batch))
     metrics.add_metric(name="BatchesCompleted", unit="Count", value=1)
     return True

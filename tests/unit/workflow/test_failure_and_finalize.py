@@ -97,7 +97,8 @@ def test_given_every_cell_terminal_when_finalized_twice_then_the_batch_completes
     assert (first["completed"], second["completed"]) == (True, False)
     assert world.batch("b-1")["status"] == "completed"
     assert world.ws.messages("marketplaceBatchCompleted") == [
-        {"type": "marketplaceBatchCompleted", "data": {"batchId": "b-1"}}
+        {"type": "marketplaceBatchCompleted", "data": {"batchId": "b-1", "status": "completed", "counts": {
+            "queued": 0, "processing": 0, "completed": 1, "failed": 0, "canceled": 0}}}
     ]
 
 
@@ -130,7 +131,7 @@ def test_given_a_branch_that_ended_abnormally_when_its_run_is_finalized_then_its
     assert answer == {"batchId": "b-1", "completed": True, "cellsClosed": 1}
     left = world.cell("b-1", "side_90", "red_metallic")
     assert left["status"] == "failed" and left["error"] == workflow_tasks.RUN_ENDED
-    assert world.batch("b-1")["status"] == "completed"
+    assert world.batch("b-1")["status"] == "completed_with_failures"  # 3 of 4 made: never "completed"
     assert [u["status"] for u in world.job_updates() if u["colorKey"] == "red_metallic" and u["angleKey"] == "side_90"] == [
         "failed"
     ]
@@ -145,7 +146,7 @@ def test_given_the_angle_map_failed_when_finalized_then_the_reason_names_the_wor
 
     reason = world.cell("b-1", "front_0")["error"]
     assert reason.startswith(workflow_tasks.RUN_ENDED) and "States.DataLimitExceeded" in reason
-    assert world.batch("b-1")["status"] == "completed"
+    assert world.batch("b-1")["status"] == "failed"  # nothing was made
 
 
 def test_given_a_colourise_run_finalized_while_the_creation_run_works_then_only_its_own_cells_are_closed(
@@ -156,7 +157,7 @@ def test_given_a_colourise_run_finalized_while_the_creation_run_works_then_only_
         "batchId": "b-1", "runId": "b-1-colorize-1", "type": "color", "angleKey": "front_0", "colorKey": "blue_metallic",
         "status": "queued", "prompt": "Repaint the car body in blue_metallic paint.",
         "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:00:00.000Z",
-    })], ["red_metallic", "blue_metallic"])
+    })], ["red_metallic", "blue_metallic"], "b-1-colorize-1")
 
     answer = finalize_batch.lambda_handler({"batchId": "b-1", "runId": "b-1-colorize-1"}, FakeLambdaContext())
 

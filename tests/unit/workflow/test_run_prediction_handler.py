@@ -127,7 +127,7 @@ def test_given_an_angle_cell_when_run_then_every_source_goes_to_nano_banana_with
     # The processing cell is pushed to its owner (no start webhook will come).
     assert world.job_updates() == [{
         "type": "angle", "angleKey": "front_0", "colorKey": None, "status": "processing",
-        "imageUrl": None, "thumbUrl": None, "error": None,
+        "imageUrl": None, "thumbUrl": None, "error": None, "attempt": 1,
     }]
     # One round trip reads the cell (it carries its sources: no batch row) and the owner's
     # connections (the push needs no other read); one conditional write, one reservation of a
@@ -304,13 +304,15 @@ def test_given_a_run_when_logged_at_debug_then_the_enqueue_line_has_keys_and_pro
     assert TOKEN not in out and TOKEN not in caplog.text
 
 
-def test_given_a_missing_cell_when_run_then_it_fails_without_calling_replicate(
+def test_given_a_pair_the_run_crosses_but_never_made_when_run_then_it_passes_without_calling_replicate(
     world: World, fake_replicate: FakeReplicate
 ) -> None:
     make_batch(world.repo)
-    with pytest.raises(Exception, match="not found"):
-        invoke("b-1", "rear_180", None, "tok-1")
-    assert fake_replicate.requests == []
+
+    answer = invoke("b-1", "rear_180", None, "tok-1")
+
+    assert answer["noCell"] is True and fake_replicate.requests == []
+    assert world.sfn.successes == [("tok-1", {"passed": True})]
 
 
 def test_given_a_prediction_id_when_polled_then_the_raw_json_is_returned_even_for_aborted(

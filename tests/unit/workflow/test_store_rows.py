@@ -50,7 +50,7 @@ def test_given_colour_cells_some_existing_when_added_then_only_the_new_ones_coun
     wanted = [Cell(batchId="b-1", type=CellType.COLOR, angleKey="front_0", colorKey=c, prompt="p", createdAt="t")
               for c in ("red_metallic", "blue_metallic")]
 
-    created = world.repo.add_color_cells("b-1", wanted, ["red_metallic", "blue_metallic"])
+    created = world.repo.add_color_cells("b-1", wanted, ["red_metallic", "blue_metallic"], "b-1-colorize-1")
 
     assert [c.colorKey for c in created] == ["blue_metallic"]
     assert world.batch("b-1")["totalJobs"] == 3

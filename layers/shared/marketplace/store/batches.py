@@ -10,20 +10,24 @@ from .. import keys
 from ..domain import Batch, Cell
 from ..errors import NotFound, StateConflict
 from ..statuses import BatchStatus
+from .gallery import decode_token, encode_token
 from .table import Table, conditional, from_item, now_iso, to_item, values
 
 _BATCH_WRITE_SIZE = 25
 _WRITE_THREADS = 8
+# What the batch list reads of a cell (its cost and the thumbnail), not its prompt or inputs.
+_CELL_SUMMARY = "batchId, angleKey, colorKey, #type, #status, thumbKey, predictionCount, imageCount, attempt"
 
 
-def counter_update(table: str, batch_id: str, counter: str, now: str) -> dict[str, Any]:
-    """The batch counter's part of a cell's terminal transaction."""
+def counter_update(table: str, batch_id: str, counter: str, now: str, by: int = 1) -> dict[str, Any]:
+    """The batch counter's part of a cell's terminal transaction (``by=-1``: a retry takes the cell
+    back out of it)."""
     return {
         "Update": {
             "TableName": table,
             "Key": keys.batch_key(batch_id),
-            "UpdateExpression": f"SET {counter} = {counter} + :one, updatedAt = :now",
-            "ExpressionAttributeValues": values(one=1, now=now),
+            "UpdateExpression": f"SET {counter} = if_not_exists({counter}, :zero) + :by, updatedAt = :now",
+            "ExpressionAttributeValues": values(zero=0, by=by, now=now),
         }
     }
 
@@ -91,7 +95,7 @@ class BatchRows:
         item = self.table.get(keys.cell_key(batch_id, angle_key, color_key))
         return Cell.model_validate(item) if item else None
 
-    def add_color_cells(self, batch_id: str, cells: list[Cell], colors: list[str]) -> list[Cell]:
+    def add_color_cells(self, batch_id: str, cells: list[Cell], colors: list[str], run_id: str) -> list[Cell]:
         """Creates colour cells that do not exist yet; returns only the ones this call created."""
 
         def put(cell: Cell) -> Cell | None:
@@ -107,31 +111,94 @@ class BatchRows:
             self.table.client.update_item(
                 TableName=self.table.name,
                 Key=keys.batch_key(batch_id),
-                UpdateExpression="SET totalJobs = totalJobs + :n, #status = :running, colors = :colors, updatedAt = :now",
+                UpdateExpression="SET totalJobs = totalJobs + :n, #status = :running, colors = :colors, updatedAt = :now, "
+                                 "runIds = list_append(if_not_exists(runIds, :none), :runs) REMOVE completedAt",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values(n=len(created), running=BatchStatus.RUNNING, colors=colors, now=now_iso()),
+                ExpressionAttributeValues=values(n=len(created), running=BatchStatus.RUNNING, colors=colors, now=now_iso(),
+                                                 none=[], runs=[run_id]),
             )
         return created
 
     def complete_batch_if_done(self, batch_id: str) -> Batch | None:
-        """running -> completed when every cell is terminal. Returns the batch only for the caller
-        that made the transition, so the completion is announced once."""
+        """running -> its outcome (``BatchStatus.outcome``) when every cell is terminal. Returns the
+        batch only for the caller that made the transition, so the completion is announced once."""
         batch = self.get_batch(batch_id)
         if batch is None or batch.status != BatchStatus.RUNNING or batch.done_jobs < batch.totalJobs:
             return None
+        outcome = BatchStatus.outcome(batch.totalJobs, batch.completedJobs)
         answer: dict[str, Any] = {}
         with conditional() as changed:
             answer = self.table.client.update_item(
                 TableName=self.table.name,
                 Key=keys.batch_key(batch_id),
-                UpdateExpression="SET #status = :completed, completedAt = :now, updatedAt = :now",
-                ConditionExpression="#status = :running AND totalJobs = :total",
+                UpdateExpression="SET #status = :outcome, completedAt = :now, updatedAt = :now",
+                ConditionExpression="#status = :running AND totalJobs = :total AND completedJobs = :completed",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=values(
-                    completed=BatchStatus.COMPLETED, running=BatchStatus.RUNNING, total=batch.totalJobs, now=now_iso()
+                    outcome=outcome, running=BatchStatus.RUNNING, total=batch.totalJobs,
+                    completed=batch.completedJobs, now=now_iso(),
                 ),
                 ReturnValues="ALL_NEW",
             )
         if not changed.held:
             return None
         return Batch.model_validate(from_item(answer["Attributes"]))
+
+    def reopen_batch(self, batch_id: str, run_ids: list[str]) -> None:
+        """A retry: the batch runs again (its runs listed, so a cancel can stop them)."""
+        self.table.client.update_item(
+            TableName=self.table.name,
+            Key=keys.batch_key(batch_id),
+            UpdateExpression="SET #status = :running, updatedAt = :now, "
+                             "runIds = list_append(if_not_exists(runIds, :none), :runs) REMOVE completedAt",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values(running=BatchStatus.RUNNING, now=now_iso(), none=[], runs=run_ids),
+        )
+
+    def cancel_batch(self, batch_id: str) -> bool:
+        """running -> canceled. False when the batch was not running (already canceled, or done)."""
+        with conditional() as changed:
+            self.table.client.update_item(
+                TableName=self.table.name,
+                Key=keys.batch_key(batch_id),
+                UpdateExpression="SET #status = :canceled, canceledAt = :now, updatedAt = :now",
+                ConditionExpression="#status = :running",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values(canceled=BatchStatus.CANCELED, running=BatchStatus.RUNNING,
+                                                 now=now_iso()),
+            )
+        return changed.held
+
+    # -- the owner's batches, newest first (the batch list) --------------------------------------
+
+    def list_owner_batches(self, owner: str, limit: int, next_token: str | None) -> tuple[list[Batch], str | None]:
+        """A page of owner's batches, newest first, from the owner's index rows (``OWNER#`` /
+        ``BATCH#{createdAt}#{batchId}``) and one BatchGetItem of their rows. The token is the last
+        index row's key, bound to the owner like the gallery's."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table.name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :batch)",
+            "ExpressionAttributeValues": values(pk=keys.owner_pk(owner), batch=keys.OWNER_BATCH_PREFIX),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if next_token:
+            kwargs["ExclusiveStartKey"] = decode_token(next_token, owner, keys.owner_batch_row_ids)
+        answer = self.table.client.query(**kwargs)
+        batch_ids = [from_item(item)["batchId"] for item in answer.get("Items", [])]
+        rows = self.table.get_many([keys.batch_key(b) for b in batch_ids]) if batch_ids else []
+        batches = [Batch.model_validate(row) for row in rows if row is not None and row.get("owner") == owner]
+        last = answer.get("LastEvaluatedKey")
+        return batches, (encode_token(last) if last else None)
+
+    def list_cell_summaries(self, batch_id: str) -> list[Cell]:
+        """A batch's cells with only what a summary needs (status, thumbnail, counters)."""
+        return [
+            Cell.model_validate(item)
+            for item in self.table.query(
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :cell)",
+                ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), cell=keys.CELL_PREFIX),
+                ProjectionExpression=_CELL_SUMMARY,
+                ExpressionAttributeNames={"#type": "type", "#status": "status"},
+            )
+        ]

@@ -1,5 +1,6 @@
 """A cell's transitions, forward only: each is a conditional write, so a duplicate, late or
-out-of-order delivery finds the cell further on and changes nothing (the method returns None)."""
+out-of-order delivery finds the cell further on and changes nothing (the method returns None).
+The one way back is the dealer's retry: a terminal cell becomes queued again, a new attempt."""
 
 from __future__ import annotations
 
@@ -8,17 +9,18 @@ from typing import Any
 from .. import keys
 from ..domain import Cell
 from ..errors import StateConflict
-from ..statuses import CellStatus
+from ..statuses import COUNTER, CellStatus
 from .batches import counter_update
 from .table import Table, conditional, from_item, now_iso, to_item, values
 
 _STATUS = {"#status": "status"}
-_OPEN = "attribute_exists(PK) AND NOT #status IN (:completed, :failed)"
+_OPEN = "attribute_exists(PK) AND #status IN (:queued, :processing)"
+_OPEN_VALUES = {"queued": CellStatus.QUEUED, "processing": CellStatus.PROCESSING}
 
 
 def _open_cell_update(table: str, batch_id: str, angle_key: str, color_key: str | None, expression: str,
                       **named: Any) -> dict[str, Any]:
-    """A transaction's update of a cell that must still be open (not completed, not failed)."""
+    """A transaction's update of a cell that must still be open (queued or processing)."""
     names = {**_STATUS, **({"#error": "error"} if "#error" in expression else {})}
     return {
         "Update": {
@@ -27,7 +29,7 @@ def _open_cell_update(table: str, batch_id: str, angle_key: str, color_key: str 
             "UpdateExpression": expression,
             "ConditionExpression": _OPEN,
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values(completed=CellStatus.COMPLETED, failed=CellStatus.FAILED, **named),
+            "ExpressionAttributeValues": values(**_OPEN_VALUES, **named),
         }
     }
 
@@ -54,9 +56,8 @@ class CellRows:
                 ConditionExpression=_OPEN,
                 ExpressionAttributeNames=_STATUS,
                 ExpressionAttributeValues=values(
-                    pid=prediction_id, token=task_token, input=image_input, processing=CellStatus.PROCESSING,
-                    now=now, colors=color_count, pending=keys.PENDING, zero=0, one=1,
-                    completed=CellStatus.COMPLETED, failed=CellStatus.FAILED,
+                    pid=prediction_id, token=task_token, input=image_input,
+                    now=now, colors=color_count, pending=keys.PENDING, zero=0, one=1, **_OPEN_VALUES,
                 ),
                 ReturnValues="ALL_NEW",
             )
@@ -78,7 +79,7 @@ class CellRows:
         Returns the completed cell, or None when the cell was already terminal (nothing written).
         """
         now = now_iso()
-        asset_id = keys.asset_id(cell.batchId, cell.angleKey, cell.colorKey)
+        asset_id = keys.asset_id(cell.batchId, cell.angleKey, cell.colorKey, cell.attempt)
         asset = {**keys.asset_ids(owner, now, asset_id), "assetId": asset_id,
                  "batchId": cell.batchId, "angleKey": cell.angleKey, "colorKey": cell.colorKey,
                  "imageKey": image_key, "thumbKey": thumb_key, "createdAt": now}
@@ -87,12 +88,14 @@ class CellRows:
             _open_cell_update(
                 self.table.name, cell.batchId, cell.angleKey, cell.colorKey,
                 "SET #status = :completed, imageKey = :image, thumbKey = :thumb, completedAt = :now, "
-                "updatedAt = :now REMOVE GSI1PK, GSI1SK, #error",
-                image=image_key, thumb=thumb_key, now=now,
+                "updatedAt = :now, "
+                "imageCount = if_not_exists(imageCount, :zero) + :one "  # billed images (marketplace.pricing)
+                "REMOVE GSI1PK, GSI1SK, #error",
+                completed=CellStatus.COMPLETED, image=image_key, thumb=thumb_key, now=now, zero=0, one=1,
             ),
             {"Put": {"TableName": self.table.name, "Item": to_item(guard), "ConditionExpression": "attribute_not_exists(PK)"}},
             {"Put": {"TableName": self.table.name, "Item": to_item(asset)}},
-            counter_update(self.table.name, cell.batchId, "completedJobs", now),
+            counter_update(self.table.name, cell.batchId, COUNTER[CellStatus.COMPLETED], now),
         ])
         if not completed:
             return None
@@ -101,19 +104,51 @@ class CellRows:
 
     def fail_cell(self, batch_id: str, angle_key: str, color_key: str | None, error: str) -> Cell | None:
         """Marks a cell failed with its reason. None when it was already terminal."""
+        return self._close(batch_id, angle_key, color_key, CellStatus.FAILED, error)
+
+    def cancel_cell(self, batch_id: str, angle_key: str, color_key: str | None, reason: str) -> Cell | None:
+        """Marks an open cell canceled (the dealer stopped the batch). None when it was terminal."""
+        return self._close(batch_id, angle_key, color_key, CellStatus.CANCELED, reason)
+
+    def _close(self, batch_id: str, angle_key: str, color_key: str | None, status: CellStatus, error: str) -> Cell | None:
         now = now_iso()
-        failed = self.table.transact([
+        closed = self.table.transact([
             _open_cell_update(
                 self.table.name, batch_id, angle_key, color_key,
-                "SET #status = :failed, #error = :error, completedAt = :now, updatedAt = :now REMOVE GSI1PK, GSI1SK",
-                error=error[:1000], now=now,
+                "SET #status = :closed, #error = :error, completedAt = :now, updatedAt = :now REMOVE GSI1PK, GSI1SK",
+                closed=status, error=error[:1000], now=now,
             ),
-            counter_update(self.table.name, batch_id, "failedJobs", now),
+            counter_update(self.table.name, batch_id, COUNTER[status], now),
         ])
-        if not failed:
+        if not closed:
             return None
         item = self.table.get(keys.cell_key(batch_id, angle_key, color_key))
         return Cell.model_validate(item) if item else None
+
+    def reopen_cell(self, cell: Cell, run_id: str) -> Cell | None:
+        """A retry: the terminal cell is queued again as its next attempt, owned by ``run_id``; its
+        image stays until the new one replaces it. None when the cell is no longer in the status
+        read (someone else moved it)."""
+        now = now_iso()
+        reopened = self.table.transact([
+            {"Update": {
+                "TableName": self.table.name,
+                "Key": keys.cell_key(cell.batchId, cell.angleKey, cell.colorKey),
+                "UpdateExpression": "SET #status = :queued, runId = :run, attempt = :attempt, updatedAt = :now "
+                                    "REMOVE predictionId, taskToken, #error, completedAt, startedAt, GSI1PK, GSI1SK",
+                "ConditionExpression": "#status = :seen AND attribute_not_exists(predictionId) OR "
+                                       "#status = :seen AND predictionId = :pid",
+                "ExpressionAttributeNames": {**_STATUS, "#error": "error"},
+                "ExpressionAttributeValues": values(queued=CellStatus.QUEUED, run=run_id, attempt=cell.attempt + 1,
+                                                    now=now, seen=cell.status, pid=cell.predictionId or "-"),
+            }},
+            counter_update(self.table.name, cell.batchId, COUNTER[cell.status], now, by=-1),
+        ])
+        if not reopened:
+            return None
+        return cell.model_copy(update={"status": CellStatus.QUEUED, "runId": run_id, "attempt": cell.attempt + 1,
+                                       "predictionId": None, "taskToken": None, "error": None, "completedAt": None,
+                                       "startedAt": None, "updatedAt": now})
 
     def list_pending_cells(self, updated_before: str, limit: int = 200) -> list[Cell]:
         """Cells with a prediction in flight whose last change is older than updated_before."""
