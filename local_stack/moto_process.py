@@ -27,21 +27,29 @@ MOTO_CONFIG: dict[str, dict[str, Any]] = {
 }
 
 # moto keeps each S3 object in a SpooledTemporaryFile that stays in memory up to ~5 MB: every
-# generated PNG of a batch (hundreds of KB each, thousands per batch) lived in moto's RSS. Over
-# 64 KB they go to an unlinked temporary file on disk (the page cache holds what is read again);
-# thumbnails and JSON stay in memory. The shell's value wins.
-MOTO_PROCESS_ENV: dict[str, str] = {"MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(64 * 1024)}
+# generated image of a batch (two per cell) lived in moto's RSS. Over 16 KB they go to an
+# unlinked temporary file on disk (the page cache holds what is read again); thumbnails and JSON
+# stay in memory. The shell's value wins.
+S3_BUFFER_VARIABLE = "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE"
+MOTO_PROCESS_ENV: dict[str, str] = {S3_BUFFER_VARIABLE: str(16 * 1024)}
+# Each object on disk holds a file descriptor: below this many, objects stay in memory.
+_FILES_FOR_SPILLING = 65536
 
 
-def _more_open_files() -> None:
-    """Each object on disk holds a file descriptor: raise the soft limit to the hard one."""
-    with contextlib.suppress(ImportError, ValueError, OSError):
+def _more_open_files() -> int:
+    """Raise the soft limit of open files to the hard one; returns the limit now in force."""
+    try:
         import resource
 
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
         if soft != resource.RLIM_INFINITY and soft < target:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return 1 << 30 if soft == resource.RLIM_INFINITY else int(soft)
+    except ImportError:
+        return 0
 
 
 def moto_fixes() -> tuple[Callable[[], contextlib.AbstractContextManager[None]], ...]:
@@ -118,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", action="store_true", help="one line per Step Functions interpreter message")
     args = parser.parse_args(argv)
     follow_lifeline(args.lifeline)
-    _more_open_files()
+    if _more_open_files() < _FILES_FOR_SPILLING and os.environ.get(S3_BUFFER_VARIABLE) == MOTO_PROCESS_ENV[S3_BUFFER_VARIABLE]:
+        del os.environ[S3_BUFFER_VARIABLE]  # too few descriptors (e.g. macOS): objects stay in memory
 
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app

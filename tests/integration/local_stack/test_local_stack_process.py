@@ -125,7 +125,7 @@ def test_the_standin_and_moto_run_in_their_own_processes_and_stop_with_the_stack
             assert Path(f"/proc/{children[name]}/cmdline").read_bytes().split(b"\0")[2] == module
         assert httpx.get(f"{urls['standin_url']}/health").json() == {"status": "ok"}
         moto_env = Path(f"/proc/{children['moto']}/environ").read_bytes().split(b"\0")
-        assert b"MOTO_S3_DEFAULT_KEY_BUFFER_SIZE=65536" in moto_env  # objects over 64 KB on disk
+        assert b"MOTO_S3_DEFAULT_KEY_BUFFER_SIZE=16384" in moto_env  # images on disk, not in moto's RSS
         tables = boto3.client(
             "dynamodb", endpoint_url=urls["moto_url"], region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
         ).list_tables()["TableNames"]

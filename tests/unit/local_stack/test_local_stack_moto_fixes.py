@@ -279,7 +279,7 @@ def test_given_cached_jsonpath_parsing_then_n_executions_parse_each_path_once(sf
         assert json_path.parse is parse  # restored
 
 
-def test_given_moto_process_env_then_s3_objects_over_64_kb_are_kept_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_given_moto_process_env_then_s3_objects_over_16_kb_are_kept_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.s3.models import s3_backends
 
     from local_stack.moto_process import MOTO_PROCESS_ENV
@@ -292,11 +292,11 @@ def test_given_moto_process_env_then_s3_objects_over_64_kb_are_kept_on_disk(monk
         s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
         s3.create_bucket(Bucket="images-bucket")
         s3.put_object(Bucket="images-bucket", Key="image.png", Body=b"p" * 300_000)
-        s3.put_object(Bucket="images-bucket", Key="thumb.jpg", Body=b"t" * 20_000)
+        s3.put_object(Bucket="images-bucket", Key="thumb.jpg", Body=b"t" * 8_000)
         assert buffers() == {"image.png": False, "thumb.jpg": False}  # moto's default: all in memory
         for name, value in MOTO_PROCESS_ENV.items():
             monkeypatch.setenv(name, value)
         s3.put_object(Bucket="images-bucket", Key="image.png", Body=b"p" * 300_000)
-        s3.put_object(Bucket="images-bucket", Key="thumb.jpg", Body=b"t" * 20_000)
+        s3.put_object(Bucket="images-bucket", Key="thumb.jpg", Body=b"t" * 8_000)
         assert buffers() == {"image.png": True, "thumb.jpg": False}
         assert s3.get_object(Bucket="images-bucket", Key="image.png")["Body"].read() == b"p" * 300_000
