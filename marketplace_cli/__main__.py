@@ -19,7 +19,7 @@ from marketplace import pricing
 from .client import ApiClient, ApiError, default_api_url
 from .download import DownloadResult, download_batch
 from .files import FileRejected
-from .flows import colorize_batch, create_batch
+from .flows import colorize_batch, create_batch, retry_batch
 from .watch import SilentReporter, TextReporter, WatchError, WatchState, cell_name, exit_code, summary, watch_batch
 
 EXIT_OK, EXIT_ERROR, EXIT_FAILED_CELLS = 0, 1, 2
@@ -38,6 +38,14 @@ class Parser(argparse.ArgumentParser):
 def csv_list(value: str) -> list[str]:
     """`a, b,,c` → `["a", "b", "c"]` (order kept, blanks dropped)."""
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def cell_ref(value: str) -> tuple[str, str | None]:
+    """``front_0`` (the angle cell) or ``front_0:red_metallic`` (a colour cell)."""
+    angle, _, color = value.strip().partition(":")
+    if not angle or (_ and not color):
+        raise argparse.ArgumentTypeError(f"{value!r} is not ANGLE or ANGLE:COLOR")
+    return angle, color or None
 
 
 def _add_globals(parser: argparse.ArgumentParser, top: bool) -> None:
@@ -113,6 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
     colorize.add_argument("--watch", action="store_true", help="follow the batch live until it finishes")
     colorize.add_argument("--timeout", type=float, default=600.0, help="seconds to watch (default 600)")
     _add_globals(colorize, top=False)
+
+    retry = batch_commands.add_parser("retry", help="run cells again: failed and canceled ones, or the ones named "
+                                                    "(a completed one is regenerated)")
+    retry.add_argument("batch_id", metavar="ID")
+    retry.add_argument("--cell", dest="cells", type=cell_ref, action="append", default=None, metavar="ANGLE[:COLOR]",
+                       help="a cell to run again (repeatable); default: every failed or canceled cell")
+    retry.add_argument("--watch", action="store_true", help="follow the batch live until it finishes")
+    retry.add_argument("--timeout", type=float, default=600.0, help="seconds to watch (default 600)")
+    _add_globals(retry, top=False)
+
+    cancel = batch_commands.add_parser("cancel", help="stop a running batch (finished images stay)")
+    cancel.add_argument("batch_id", metavar="ID")
+    _add_globals(cancel, top=False)
 
     download = batch_commands.add_parser("download", help="save images, manifest.json and matrix.png")
     download.add_argument("batch_id", metavar="ID")
@@ -349,6 +370,29 @@ def cmd_colorize(api: ApiClient, args: argparse.Namespace) -> int:
     return report_end(state, args.json)
 
 
+def cmd_retry(api: ApiClient, args: argparse.Namespace) -> int:
+    answer, state = retry_batch(api, args.batch_id, args.cells, watch=args.watch, reporter=_reporter(args),
+                                timeout=args.timeout)
+    if state is None:
+        if args.json:
+            emit_json(answer)
+        else:
+            estimate = answer.get("estimate") or {}
+            cost = f", about {money(float(estimate['costUsd']))}" if "costUsd" in estimate else ""
+            info(f"Batch {answer.get('batchId')}: {len(answer.get('retried') or [])} cells running again{cost}")
+        return EXIT_OK
+    return report_end(state, args.json)
+
+
+def cmd_cancel(api: ApiClient, args: argparse.Namespace) -> int:
+    answer = api.cancel(args.batch_id)
+    if args.json:
+        emit_json(answer)
+    else:
+        info(f"Batch {answer.get('batchId')} canceled: {answer.get('canceled', 0)} cells stopped")
+    return EXIT_OK
+
+
 def print_download(result: DownloadResult, as_json: bool) -> int:
     code = result.exit_code()
     if as_json:
@@ -393,6 +437,8 @@ COMMANDS = {
     ("batch", "create"): cmd_create,
     ("batch", "watch"): cmd_watch,
     ("batch", "colorize"): cmd_colorize,
+    ("batch", "retry"): cmd_retry,
+    ("batch", "cancel"): cmd_cancel,
     ("batch", "download"): cmd_download,
     ("batch", "archive"): cmd_archive,
 }

@@ -190,6 +190,15 @@ class ApiClient:
             body["angles"] = angles
         return self.request("POST", f"{BASE}/batch/{_segment(batch_id)}/colorize", json_body=body)
 
+    def retry(self, batch_id: str, cells: list[tuple[str, str | None]] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if cells:
+            body["cells"] = [{"angleKey": angle, "colorKey": color} for angle, color in cells]
+        return self.request("POST", f"{BASE}/batch/{_segment(batch_id)}/retry", json_body=body)
+
+    def cancel(self, batch_id: str) -> dict[str, Any]:
+        return self.request("POST", f"{BASE}/batch/{_segment(batch_id)}/cancel")
+
     def ws_ticket(self) -> dict[str, Any]:
         return self.request("POST", f"{BASE}/ws-ticket")
 

@@ -115,3 +115,26 @@ def colorize_batch(
             return answer, state
 
     return asyncio.run(run())
+
+
+def retry_batch(
+    api: ApiClient,
+    batch_id: str,
+    cells: list[tuple[str, str | None]] | None = None,
+    *,
+    watch: bool = False,
+    reporter: Reporter | None = None,
+    timeout: float = 600.0,
+    connector: Connector | None = None,
+) -> tuple[dict[str, Any], WatchState | None]:
+    """POST retry (the cells named, or every failed or canceled cell), then optionally follow the
+    batch until it has its outcome again."""
+    if not watch:
+        return api.retry(batch_id, cells), None
+
+    async def run() -> tuple[dict[str, Any], WatchState | None]:
+        async with BatchWatcher(api, reporter=reporter, timeout=timeout, connector=connector) as watcher:
+            answer = await asyncio.to_thread(api.retry, batch_id, cells)
+            return answer, await watcher.follow(batch_id)
+
+    return asyncio.run(run())

@@ -60,6 +60,7 @@ class CellState:
     first_seen: float = 0.0
     processing_since: float | None = None
     landed_at: float | None = None
+    attempt: int = 1  # a retried or regenerated cell starts again as its next attempt
 
     @property
     def key(self) -> CellKey:
@@ -117,6 +118,10 @@ class WatchState:
     @property
     def failed_count(self) -> int:
         return sum(1 for c in self.cells.values() if c.status == "failed")
+
+    @property
+    def canceled_count(self) -> int:
+        return sum(1 for c in self.cells.values() if c.status == "canceled")
 
     @property
     def processing_count(self) -> int:
@@ -225,10 +230,16 @@ class WatchState:
         kind = result.get("type") or ("color" if color_key else "angle")
         now = self.clock()
         key = (angle_key, color_key)
+        attempt = result.get("attempt")
+        attempt = attempt if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt >= 1 else 1
         cell = self.cells.get(key)
         first_sight = cell is None
-        if cell is None:
-            cell = CellState(kind, angle_key, color_key, "queued", first_seen=now)
+        if cell is not None and attempt < cell.attempt:
+            return None  # a report about an earlier attempt of a retried cell
+        if cell is None or attempt > cell.attempt:
+            # A new attempt is a new run of the cell: it may leave its terminal status, once.
+            cell = CellState(kind, angle_key, color_key, "queued", first_seen=now, attempt=attempt,
+                             image_url=cell.image_url if cell else None, thumb_url=cell.thumb_url if cell else None)
             self.cells[key] = cell
         if cell.terminal:
             # Terminal never changes; only refresh re-signed URLs of the same outcome.
@@ -292,6 +303,8 @@ def progress_text(state: WatchState, width: int = 24) -> str:
         extra.append(f"{state.processing_count} running")
     if state.failed_count:
         extra.append(f"{state.failed_count} failed")
+    if state.canceled_count:
+        extra.append(f"{state.canceled_count} canceled")
     return text + (f"  ({', '.join(extra)})" if extra else "")
 
 
@@ -579,8 +592,8 @@ class BatchWatcher:
 
 
 def exit_code(state: WatchState) -> int:
-    """0 all completed, 2 some cell failed, 1 not finished."""
-    if state.failed_count:
+    """0 all completed, 2 some cell failed or was canceled, 1 not finished."""
+    if state.failed_count or state.canceled_count:
         return 2
     return 0 if state.done and not state.pending_cells else 1
 
@@ -591,6 +604,7 @@ def summary(state: WatchState) -> dict[str, Any]:
         "totalJobs": state.total_jobs,
         "completedJobs": state.completed_count,
         "failedJobs": state.failed_count,
+        "canceledJobs": state.canceled_count,
         "done": state.done,
         "cells": [
             {

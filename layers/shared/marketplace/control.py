@@ -19,8 +19,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import predictions, workflow
+from . import predictions, pricing, workflow
 from .cells import push_cell
+from .config import get_settings
 from .domain import Cell
 from .errors import Conflict, ReplicateRateLimited, ReplicateRejected, ReplicateUnavailable, ValidationFailed
 from .models import CellRef, RetryRequest
@@ -75,7 +76,8 @@ def retry(owner: str, batch_id: str, request: RetryRequest) -> dict[str, Any]:
         ))
     metrics.add_metric(name="CellsRetried", unit="Count", value=len(reopened))
     logger.info("cells retried", extra={"cells": len(reopened), "runs": [run for run, _, _ in runs]})
-    return {"batchId": batch_id, "retried": [_ref(c) for c in reopened], "totalJobs": batch.totalJobs}
+    return {"batchId": batch_id, "retried": [_ref(c) for c in reopened], "totalJobs": batch.totalJobs,
+            "estimate": pricing.estimate(len(reopened), get_settings().price_per_image_usd)}
 
 
 def _chosen(refs: list[CellRef] | None, cells: dict[tuple[str, str | None], Cell]) -> list[Cell]:

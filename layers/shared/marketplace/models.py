@@ -133,6 +133,7 @@ class RetryAnswer(BaseModel):
     batchId: str
     retried: list[dict[str, str | None]]
     totalJobs: int
+    estimate: Estimate
 
 
 class CancelAnswer(BaseModel):

@@ -44,6 +44,7 @@ def result(angle: str, color: str | None, status: str, **extra: Any) -> dict[str
         "imageUrl": extra.get("imageUrl"),
         "thumbUrl": extra.get("thumbUrl"),
         "error": extra.get("error"),
+        **({"attempt": extra["attempt"]} if "attempt" in extra else {}),
     }
 
 
