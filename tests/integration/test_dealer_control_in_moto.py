@@ -105,6 +105,10 @@ def test_given_a_completed_colour_cell_when_regenerated_then_it_gets_a_new_image
     assert len(_standin(stack).predictions()) == before + 1
     gallery = client.call("GET", "/api/gallery", params={"limit": 100}).json()["items"]
     assert len([g for g in gallery if g["batchId"] == batch_id and g["colorKey"] == "red_metallic"]) == 2
+    # The cost counts what Replicate counts: every prediction made for the batch, retries included.
+    made = [p for p in _standin(stack).predictions() if cell_of(p)[0] == batch_id]
+    assert snapshot["cost"]["predictions"] == len(made) == 3
+    assert snapshot["cost"]["billedImages"] == len([p for p in made if p["status"] == "succeeded"]) == 3
 
 
 def test_given_a_failed_angle_when_retried_then_its_colours_run_again_fed_its_new_output(
@@ -167,6 +171,10 @@ def test_given_a_running_batch_when_canceled_then_everything_stops_and_nothing_i
     after = [p for p in _standin(slow_stack).predictions() if cell_of(p)[0] == batch_id]
     assert len(after) == len(created) == 2  # the two angles were in flight; nothing created afterwards
     assert {p["status"] for p in after} == {"canceled"}  # cancelled at Replicate
+    sfn = slow_stack.client("stepfunctions")
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    runs = [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["name"].startswith(batch_id)]
+    assert runs and {e["status"] for e in runs} == {"ABORTED"}  # every execution of the batch stopped
     client.close()
 
 
