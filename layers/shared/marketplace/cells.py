@@ -44,7 +44,9 @@ def push_cell(owner: str | None, cell: Cell, connections: list[str] | None = Non
     push(owner, JOB_UPDATED, job_updated(cell.batchId, cell), connections)
 
 
-_push_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="push")
+# Sized for the local stack, where every invocation shares the process (on Lambda one push at a
+# time uses one worker); threads start only when needed.
+_push_pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="push")
 
 
 def _announce_and_resume(owner: str | None, cell: Cell) -> None:
