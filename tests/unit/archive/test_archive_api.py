@@ -162,7 +162,8 @@ def test_given_the_built_archive_when_its_manifest_is_read_then_every_cell_is_de
     red = cells[("front_0", "red_metallic")]
     assert red["file"] == "Front (0deg)/Red Metallic.png" and red["status"] == "completed"
     assert red["attempt"] == 1 and "Red" in red["prompt"] and red["colorLabel"] == "Red Metallic" and red["bytes"] > 0
-    assert "cost" not in manifest  # the stored batch has no cost figures
+    # the snapshot's cost: 5 completed images billed at the default $0.039 (no prediction counted here)
+    assert manifest["cost"] == {"predictions": 0, "billedImages": 5, "costUsd": 0.2}
     from marketplace.archive import contact_sheet
 
     assert matrix.format == "PNG" and matrix.size == contact_sheet.Layout(rows=2, columns=3).size

@@ -200,6 +200,13 @@ def render_matrix(batch: Batch, cells: list[Cell], angle_labels: dict[str, str],
     sheet.close()
 
 
+def _cost(cells: list[Cell]) -> dict[str, Any] | None:
+    """The snapshot's cost figures (``{predictions, billedImages, costUsd}``)."""
+    from ..batches import batch_cost
+
+    return batch_cost(cells, get_settings().price_per_image_usd)
+
+
 def _file_chunks(handle: IO[bytes]) -> Callable[[], Iterator[bytes]]:
     def chunks() -> Iterator[bytes]:
         handle.seek(0)
@@ -257,7 +264,7 @@ def _build(batch_id: str, build_id: str) -> tuple[str, int, int]:
                 zipstream.add_entry(archive, zipstream.Entry(MATRIX, _file_chunks(matrix), matrix_bytes,
                                                              _zip_time(built_at, now)), stats)
                 manifest = build_manifest(batch, batch_raw, entries, angle_labels, color_labels,
-                                          built_at=built_at, matrix=MATRIX)
+                                          built_at=built_at, matrix=MATRIX, cost=_cost(cells))
                 body = json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n"
                 zipstream.add_entry(archive, zipstream.Entry(MANIFEST, lambda: [body], len(body),
                                                              _zip_time(built_at, now)), stats)

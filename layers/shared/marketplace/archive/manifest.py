@@ -1,8 +1,9 @@
 """`manifest.json`: the batch and every cell (failed ones too, which are listed but not zipped).
 
 Per cell: type, keys, labels, status, the file in the archive (null when not zipped), its bytes,
-the exact prompt, the attempt (1 when the cell records none), the error; cost figures wherever
-the stored batch or cell has them (any attribute whose name mentions cost or billing).
+the exact prompt, the attempt (1 when the cell records none), the error. The batch's cost is the
+snapshot's (`batches.batch_cost`: predictions, billed images, USD); cost figures a stored row
+carries itself (any attribute whose name mentions cost, billing or price) are kept too.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def attempt_of(raw: dict[str, Any]) -> int:
 
 
 def build_manifest(batch: Batch, batch_raw: dict[str, Any], entries: list[CellEntry], angle_labels: dict[str, str],
-                   color_labels: dict[str, str], *, built_at: str, matrix: str | None) -> dict[str, Any]:
+                   color_labels: dict[str, str], *, built_at: str, matrix: str | None,
+                   cost: dict[str, Any] | None = None) -> dict[str, Any]:
     cells = []
     for entry in entries:
         cell = entry.cell
@@ -76,7 +78,7 @@ def build_manifest(batch: Batch, batch_raw: dict[str, Any], entries: list[CellEn
         "matrix": matrix,
         "cells": cells,
     }
-    costs = cost_figures(batch_raw)
+    costs = {**cost_figures(batch_raw), **(cost or {})}
     if costs:
         manifest["cost"] = costs
     return manifest
