@@ -34,11 +34,13 @@ from tests.support.stack_process import monitor_stack, running_stack  # noqa: E4
 
 CREATES_PER_MINUTE = 600
 NO_LIMIT = {"STANDIN_CREATE_LIMIT_PER_MINUTE": "0", "REPLICATE_CREATES_PER_MINUTE": "0"}
+TOKEN = "r8_benchmark_local_token_0123456789"  # the stack's Replicate token, so the report can be read
 
 
 def _standin_counts(urls: dict[str, Any]) -> dict[str, Any]:
     try:
-        report = httpx.get(f"{urls['standin_url']}/_standin/faults", timeout=5).json()
+        report = httpx.get(f"{urls['standin_url']}/_standin/faults", timeout=5,
+                           headers={"Authorization": f"Bearer {TOKEN}"}).json()
     except (httpx.HTTPError, ValueError, KeyError):
         return {}
     return dict(report.get("rate_limits", {}).get("create", {}))
@@ -47,7 +49,8 @@ def _standin_counts(urls: dict[str, Any]) -> dict[str, Any]:
 def run_batch(latency: float, angles: list[str], colors: list[str], env: dict[str, str] | None = None,
               runs: int = 1) -> list[dict[str, Any]]:
     """The same batch `runs` times on one stack: the first on a cold stack, the rest warm."""
-    stack_env = {"STANDIN_LATENCY_SECONDS": str(latency), "POWERTOOLS_LOG_LEVEL": "WARNING", **(env or {})}
+    stack_env = {"STANDIN_LATENCY_SECONDS": str(latency), "POWERTOOLS_LOG_LEVEL": "WARNING",
+                 "LOCAL_REPLICATE_API_TOKEN": TOKEN, **(env or {})}
     results = []
     with running_stack(stack_env, timeout=120) as urls:
         client = E2EClient(urls["base_url"], user="bench")
