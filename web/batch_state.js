@@ -2,12 +2,13 @@
 // marketplace_cli/watch.py's WatchState): built from the POST /batch answer or a GET snapshot,
 // then fed live events. No DOM, no fetch, no globals; tests/web/batch_state.test.mjs runs it in node.
 //
-// A cell's status only moves forward, queued → processing → completed | failed, and a terminal
-// cell never changes status again, so duplicate, late or out-of-order reports change nothing.
+// A cell's status only moves forward, queued → processing → completed | failed | canceled, and a
+// terminal cell never changes status again, so duplicate, late or out-of-order reports change
+// nothing.
 // STATUS_RANK below is the one place in the page where that order is written down (the backend's
 // and the CLI's is layers/shared/marketplace/statuses.py; keep the two in step).
 
-/** Forward order of a cell's status; the two terminal statuses share the last rank. */
+/** Forward order of a cell's status; the terminal statuses share the last rank. */
 export const STATUS_RANK = Object.freeze({ queued: 0, processing: 1, completed: 2, failed: 2, canceled: 2 });
 export const STATUSES = Object.freeze(Object.keys(STATUS_RANK));
 /** The statuses by name, so no other module spells them. */
@@ -20,7 +21,7 @@ export function normalStatus(status) {
   return typeof status === "string" && Object.hasOwn(STATUS_RANK, status) ? status : STATUS.QUEUED;
 }
 
-/** completed or failed: the cell is done and never changes status again. */
+/** completed, failed or canceled: the cell is done and never changes status again. */
 export function isTerminal(status) {
   return Object.hasOwn(STATUS_RANK, status) && STATUS_RANK[status] === LAST_RANK;
 }

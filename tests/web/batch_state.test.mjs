@@ -52,16 +52,17 @@ function prng(seed) {
 }
 
 describe("the cell status order", () => {
-  test("given the statuses when ranked then queued < processing < completed = failed", () => {
-    assert.deepEqual(STATUSES, ["queued", "processing", "completed", "failed"]);
+  test("given the statuses when ranked then queued < processing < completed = failed = canceled", () => {
+    assert.deepEqual(STATUSES, ["queued", "processing", "completed", "failed", "canceled"]);
     assert.ok(STATUS_RANK.queued < STATUS_RANK.processing);
     assert.ok(STATUS_RANK.processing < STATUS_RANK.completed);
     assert.equal(STATUS_RANK.completed, STATUS_RANK.failed);
+    assert.equal(STATUS_RANK.failed, STATUS_RANK.canceled);
     assert.ok(Object.isFrozen(STATUS_RANK));
   });
 
-  test("given each status when asked if terminal then only completed and failed are", () => {
-    assert.deepEqual(STATUSES.filter(isTerminal), ["completed", "failed"]);
+  test("given each status when asked if terminal then only completed, failed and canceled are", () => {
+    assert.deepEqual(STATUSES.filter(isTerminal), ["completed", "failed", "canceled"]);
     for (const other of [undefined, null, "", "running", "constructor", "toString"]) assert.equal(isTerminal(other), false);
   });
 
@@ -76,8 +77,8 @@ describe("the cell status order", () => {
     const allowed = [];
     for (const from of STATUSES) for (const to of STATUSES) if (canMove(from, to)) allowed.push(`${from}>${to}`);
     assert.deepEqual(allowed, [
-      "queued>queued", "queued>processing", "queued>completed", "queued>failed",
-      "processing>processing", "processing>completed", "processing>failed",
+      "queued>queued", "queued>processing", "queued>completed", "queued>failed", "queued>canceled",
+      "processing>processing", "processing>completed", "processing>failed", "processing>canceled",
     ]);
   });
 
