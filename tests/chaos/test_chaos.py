@@ -75,7 +75,7 @@ def test_given_faults_when_the_batch_ran_then_the_completion_was_announced_exact
 
 @pytest_timeout
 def test_given_faults_when_the_batch_ran_then_the_batch_row_counts_equal_the_cells(chaos: ChaosResult):
-    holds(chaos, "batch row counts equal the cells")
+    holds(chaos, "batch row counts equal the cells and its status tells the truth")
 
 
 @pytest_timeout

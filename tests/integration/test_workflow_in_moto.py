@@ -186,7 +186,7 @@ def test_scenario_a_given_two_sources_two_angles_two_colours_when_run_then_six_i
     assert (batch["status"], batch["completedJobs"], batch["failedJobs"]) == ("completed", 6, 0)
 
 
-def test_given_a_failing_angle_when_run_then_its_colours_fail_with_the_reason_and_the_batch_completes(stack: Any) -> None:
+def test_given_a_failing_angle_when_run_then_its_colours_fail_with_the_reason_and_the_batch_is_failed(stack: Any) -> None:
 
     batch_id = _create_batch(stack, angles=("front_0",), sources=1)
     stack.standin.set_faults({"fail": 1.0})
@@ -203,7 +203,7 @@ def test_given_a_failing_angle_when_run_then_its_colours_fail_with_the_reason_an
         assert cells[("front_0", color)]["error"] == f"angle front_0 failed: {angle_error}"
     assert len(_predictions(stack, batch_id)) == 1  # no colour job ever started
     batch = _batch(batch_id)
-    assert (batch["status"], batch["completedJobs"], batch["failedJobs"]) == ("completed", 0, 3)
+    assert (batch["status"], batch["completedJobs"], batch["failedJobs"]) == ("failed", 0, 3)  # nothing made
     assert _assets(batch_id) == []
 
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from workflow_testkit import World
 
+from local_stack.moto_fixes import serialized_moto_dynamodb
 from marketplace import pacing
 from marketplace.pacing import ColorPace, Pacing, Wait, after_throttle, until_slot
 
@@ -164,10 +165,13 @@ def test_given_eight_threads_reserving_at_once_when_done_then_every_slot_is_dist
             errors.append(error)
 
     threads = [threading.Thread(target=reserve) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    # DynamoDB applies each conditional write atomically; in-process moto does not across threads
+    # unless its requests are serialized (the local stack does the same).
+    with serialized_moto_dynamodb():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
 
     assert errors == []
     assert len(taken) == 24 and len(set(taken)) == 24
