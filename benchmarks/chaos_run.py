@@ -30,13 +30,16 @@ def main() -> int:
     parser.add_argument("--max-running", help="STANDIN_MAX_RUNNING (default: unbounded; 6 above 200 cells; 0 = unbounded)")
     parser.add_argument("--reconcile-after", help="RECONCILE_AFTER_SECONDS (default: 2; 45 above 200 cells)")
     parser.add_argument("--schedule-seconds", help="LOCAL_SCHEDULE_SECONDS (default: 1; 5 above 200 cells)")
+    parser.add_argument("--create-limit", help="STANDIN_CREATE_LIMIT_PER_MINUTE (default: 600; 240 above 200 cells, "
+                                               "under the product's pacing, so creates meet 429s)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the batch")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
 
     overrides = {name: value for name, value in (("STANDIN_MAX_RUNNING", args.max_running),
                                                  ("RECONCILE_AFTER_SECONDS", args.reconcile_after),
-                                                 ("LOCAL_SCHEDULE_SECONDS", args.schedule_seconds)) if value is not None}
+                                                 ("LOCAL_SCHEDULE_SECONDS", args.schedule_seconds),
+                                                 ("STANDIN_CREATE_LIMIT_PER_MINUTE", args.create_limit)) if value is not None}
     result = run_chaos(args.angles, args.colors, faults=args.faults, seed=args.seed, latency=args.latency,
                        timeout=args.timeout, extra_env=overrides)
     print("\n".join(result.lines()))

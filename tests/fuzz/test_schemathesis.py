@@ -113,7 +113,9 @@ def test_given_the_openapi_document_when_every_operation_gets_schema_valid_data_
     result = fuzz(base_url, schema, GenerationMode.POSITIVE)
     record(result)
     assert "GET /api/openapi.json" in result["operations"] and len(result["operations"]) >= 10
-    assert {"GET /api/car/marketplace/batches", "GET /api/gallery"} <= set(result["operations"])
+    assert {"GET /api/car/marketplace/batches", "GET /api/gallery", "POST /api/car/marketplace/batch/{batchId}/retry",
+            "POST /api/car/marketplace/batch/{batchId}/cancel", "POST /api/car/marketplace/batch/{batchId}/archive",
+            "GET /api/car/marketplace/batch/{batchId}/archive"} <= set(result["operations"])
     assert result["server_errors"] == 0 and result["failures"] == [], "\n".join(result["failures"][:10])
 
 
