@@ -49,3 +49,10 @@ def reserve_color_slots(color_count: int) -> pacing.ColorPace | None:
         return None
     start = get_repository().reserve_create_slots(color_count, pace.interval_ms, pace.burst_ms, now_ms())
     return pacing.ColorPace(start, pace.interval_ms)
+
+
+def hold_after_throttle(retry_after_seconds: float) -> None:
+    """Back-pressure: when Replicate answers 429, the shared schedule gives no slot before its
+    Retry-After, so the other cells wait with this one instead of meeting the same 429."""
+    if _pacing().enabled:
+        get_repository().hold_creates_until(now_ms() + int(retry_after_seconds * 1000))

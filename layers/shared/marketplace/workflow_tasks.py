@@ -101,6 +101,7 @@ def start_cell_prediction(task: PredictionTask, webhook_base_url: str) -> dict[s
         prediction_id = predictions.start_prediction(cell.prompt, image_input, webhook)
     except ReplicateRateLimited as throttled:
         metrics.add_metric(name="CreatesThrottled", unit="Count", value=1)
+        create_slots.hold_after_throttle(throttled.retry_after_seconds)
         return _defer(task, pacing.after_throttle(throttled.retry_after_seconds, random.random()), "throttled")
     logger.debug(
         f"[MP] enqueue {cell.label}",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -263,6 +264,21 @@ def test_given_a_429_when_run_then_the_workflow_waits_at_least_the_retry_after_a
     cell = world.cell("b-1", "front_0")
     assert cell["status"] == "queued" and "predictionId" not in cell and "error" not in cell
     assert world.sfn.failures == [] and world.job_updates() == [] and world.batch("b-1")["failedJobs"] == 0
+
+
+def test_given_a_429_with_retry_after_when_run_then_no_other_cell_gets_a_slot_before_it(
+    world: World, fake_replicate: FakeReplicate
+) -> None:
+    make_batch(world.repo)
+    fake_replicate.answers.append((429, {"title": "Request was throttled", "status": 429}, {"Retry-After": "30"}))
+    before = int(time.time() * 1000)
+
+    invoke("b-1", "front_0", None, "tok-1")
+    pace = Pacing(get_settings().replicate_creates_per_minute, get_settings().replicate_create_burst)
+    next_slot = world.repo.reserve_create_slots(1, pace.interval_ms, pace.burst_ms, int(time.time() * 1000))
+
+    # Back-pressure: the shared schedule holds every cell until Replicate's Retry-After.
+    assert next_slot >= before + 30_000
 
 
 def test_given_a_429_then_the_workflows_next_call_when_run_then_one_prediction_is_recorded(

@@ -37,3 +37,15 @@ class PacerRows:
             ReturnValues="UPDATED_NEW",
         )
         return int(answer["Attributes"]["nextMs"]["N"]) - span
+
+    def hold_creates_until(self, until_ms: int) -> None:
+        """Replicate said 429: no slot before ``until_ms`` (Retry-After), for every cell (the
+        schedule moves forward only)."""
+        with conditional():
+            self.table.client.update_item(
+                TableName=self.table.name,
+                Key=keys.pacer_key(),
+                UpdateExpression="SET nextMs = :until",
+                ConditionExpression="attribute_not_exists(nextMs) OR nextMs < :until",
+                ExpressionAttributeValues=values(until=until_ms),
+            )
