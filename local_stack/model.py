@@ -106,12 +106,7 @@ class StackModel:
 
     def function_by_name(self, name_or_arn: str) -> FunctionSpec | None:
         """Find a function by name, ARN or partial ARN (with or without qualifier)."""
-        name = name_or_arn
-        if name.startswith("arn:"):
-            parts = name.split(":")
-            name = parts[6] if len(parts) > 6 else name
-        else:
-            name = name.split(":")[0]
+        name = function_name_of(name_or_arn)
         for spec in self.functions.values():
             if name in (spec.name, spec.logical_id):
                 return spec
@@ -293,3 +288,11 @@ def _schedules(template: Template, functions: dict[str, FunctionSpec]) -> list[S
                 )
             )
     return schedules
+
+
+def function_name_of(name_or_arn: str) -> str:
+    """The function's name in a name, an ARN or a partial ARN, with or without a qualifier."""
+    if name_or_arn.startswith("arn:"):
+        parts = name_or_arn.split(":")
+        return parts[6] if len(parts) > 6 else name_or_arn
+    return name_or_arn.split(":")[0]

@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .lambdas import Functions, MotoLambdaDispatch, RequestTooLargeError, run_invocation
+from .model import function_name_of
 
 _PATH = re.compile(r"^/2015-03-31/functions/([^/?]+)/invocations$")
 _SIZE_HEADER = "x-local-request-size"
@@ -110,12 +111,7 @@ class RemoteLambdaDispatch(MotoLambdaDispatch):
         )
 
     def resolve(self, function_name: str) -> str | None:
-        name = function_name
-        if name.startswith("arn:"):
-            parts = name.split(":")
-            name = parts[6] if len(parts) > 6 else name
-        else:
-            name = name.split(":")[0]
+        name = function_name_of(function_name)
         return name if name in self.names else None
 
     def call(self, logical_id: str, payload: bytes, invocation_type: str) -> tuple[bytes, str | None]:

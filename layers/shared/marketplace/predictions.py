@@ -173,16 +173,21 @@ def start_prediction(prompt: str, image_input: list[str], webhook_url: str) -> s
     return prediction_id
 
 
-def get_prediction(prediction_id: str) -> dict[str, Any]:
-    """``GET /v1/predictions/{id}`` as a plain dict (any status, including ``aborted``)."""
+def _poll(method: str, path: str) -> httpx.Response:
+    """One request of the poller's client; no answer at all is ReplicateUnavailable."""
     import httpx
 
     try:
-        response = _poller().get(f"/v1/predictions/{quote(prediction_id, safe='')}")
+        return _poller().request(method, path)
     except httpx.TimeoutException as error:
         raise ReplicateUnavailable(f"Replicate timed out: {type(error).__name__}") from None
     except httpx.TransportError as error:
         raise ReplicateUnavailable(f"Replicate unreachable: {type(error).__name__}") from None
+
+
+def get_prediction(prediction_id: str) -> dict[str, Any]:
+    """``GET /v1/predictions/{id}`` as a plain dict (any status, including ``aborted``)."""
+    response = _poll("GET", f"/v1/predictions/{quote(prediction_id, safe='')}")
     if response.status_code >= 400:
         try:
             body = response.json()
@@ -202,14 +207,7 @@ def get_prediction(prediction_id: str) -> dict[str, Any]:
 def cancel_prediction(prediction_id: str) -> bool:
     """``POST /v1/predictions/{id}/cancel``: True when Replicate took it (a finished prediction
     answers 200 too and stays finished). Raises the workflow's error classes."""
-    import httpx
-
-    try:
-        response = _poller().post(f"/v1/predictions/{quote(prediction_id, safe='')}/cancel")
-    except httpx.TimeoutException as error:
-        raise ReplicateUnavailable(f"Replicate timed out: {type(error).__name__}") from None
-    except httpx.TransportError as error:
-        raise ReplicateUnavailable(f"Replicate unreachable: {type(error).__name__}") from None
+    response = _poll("POST", f"/v1/predictions/{quote(prediction_id, safe='')}/cancel")
     if response.status_code == 404:
         return False
     if response.status_code >= 400:

@@ -10,7 +10,7 @@ from .. import keys
 from ..domain import Batch, Cell
 from ..errors import NotFound, StateConflict
 from ..statuses import BatchStatus
-from .gallery import decode_token, encode_token
+from .gallery import owner_page
 from .table import Table, conditional, from_item, now_iso, to_item, values
 
 _BATCH_WRITE_SIZE = 25
@@ -82,12 +82,16 @@ class BatchRows:
         return batch
 
     def list_cells(self, batch_id: str) -> list[Cell]:
+        return self._query_cells(batch_id, ConsistentRead=True)
+
+    def _query_cells(self, batch_id: str, **options: Any) -> list[Cell]:
+        """Every cell row of the batch (``options``: the query's consistency or projection)."""
         return [
             Cell.model_validate(item)
             for item in self.table.query(
                 KeyConditionExpression="PK = :pk AND begins_with(SK, :cell)",
                 ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), cell=keys.CELL_PREFIX),
-                ConsistentRead=True,
+                **options,
             )
         ]
 
@@ -175,30 +179,14 @@ class BatchRows:
         """A page of owner's batches, newest first, from the owner's index rows (``OWNER#`` /
         ``BATCH#{createdAt}#{batchId}``) and one BatchGetItem of their rows. The token is the last
         index row's key, bound to the owner like the gallery's."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table.name,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :batch)",
-            "ExpressionAttributeValues": values(pk=keys.owner_pk(owner), batch=keys.OWNER_BATCH_PREFIX),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if next_token:
-            kwargs["ExclusiveStartKey"] = decode_token(next_token, owner, keys.owner_batch_row_ids)
-        answer = self.table.client.query(**kwargs)
-        batch_ids = [from_item(item)["batchId"] for item in answer.get("Items", [])]
+        items, token = owner_page(self.table, owner, keys.OWNER_BATCH_PREFIX, limit, next_token,
+                                  keys.owner_batch_row_ids)
+        batch_ids = [from_item(item)["batchId"] for item in items]
         rows = self.table.get_many([keys.batch_key(b) for b in batch_ids]) if batch_ids else []
         batches = [Batch.model_validate(row) for row in rows if row is not None and row.get("owner") == owner]
-        last = answer.get("LastEvaluatedKey")
-        return batches, (encode_token(last) if last else None)
+        return batches, token
 
     def list_cell_summaries(self, batch_id: str) -> list[Cell]:
         """A batch's cells with only what a summary needs (status, thumbnail, counters)."""
-        return [
-            Cell.model_validate(item)
-            for item in self.table.query(
-                KeyConditionExpression="PK = :pk AND begins_with(SK, :cell)",
-                ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), cell=keys.CELL_PREFIX),
-                ProjectionExpression=_CELL_SUMMARY,
-                ExpressionAttributeNames={"#type": "type", "#status": "status"},
-            )
-        ]
+        return self._query_cells(batch_id, ProjectionExpression=_CELL_SUMMARY,
+                                 ExpressionAttributeNames={"#type": "type", "#status": "status"})

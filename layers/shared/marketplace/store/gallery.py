@@ -30,19 +30,8 @@ class GalleryRows:
         ``since`` (the batch's creation), so the query ends where the batch began."""
         if batch_id is not None:
             return self._batch_gallery(owner, limit, next_token, batch_id, since or "")
-        kwargs: dict[str, Any] = {
-            "TableName": self.table.name,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :asset)",
-            "ExpressionAttributeValues": values(pk=keys.owner_pk(owner), asset=keys.ASSET_PREFIX),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if next_token:
-            kwargs["ExclusiveStartKey"] = decode_token(next_token, owner)
-        answer = self.table.client.query(**kwargs)
-        assets = [Asset.model_validate(from_item(i)) for i in answer.get("Items", [])]
-        last = answer.get("LastEvaluatedKey")
-        return assets, (encode_token(last) if last else None)
+        items, token = owner_page(self.table, owner, keys.ASSET_PREFIX, limit, next_token)
+        return _assets(items), token
 
     def _batch_gallery(self, owner: str, limit: int, next_token: str | None, batch_id: str,
                        since: str) -> tuple[list[Asset], str | None]:
@@ -78,6 +67,24 @@ class GalleryRows:
 
 def _assets(items: list[dict[str, Any]]) -> list[Asset]:
     return [Asset.model_validate(from_item(i)) for i in items]
+
+
+def owner_page(table: Table, owner: str, prefix: str, limit: int, next_token: str | None,
+               row_ids: RowIds = keys.owner_asset_ids) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the owner's rows of one kind (``prefix``), newest first, and the next page's
+    token (bound to the owner and the kind, see ``decode_token``)."""
+    kwargs: dict[str, Any] = {
+        "TableName": table.name,
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+        "ExpressionAttributeValues": values(pk=keys.owner_pk(owner), prefix=prefix),
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if next_token:
+        kwargs["ExclusiveStartKey"] = decode_token(next_token, owner, row_ids)
+    answer = table.client.query(**kwargs)
+    last = answer.get("LastEvaluatedKey")
+    return answer.get("Items", []), (encode_token(last) if last else None)
 
 
 def encode_token(key: dict[str, Any]) -> str:
