@@ -409,7 +409,9 @@ def shared_step_functions_clients() -> Iterator[None]:
     """moto's ASL interpreter builds a new boto3 client (service model loaded, endpoint resolved,
     a new connection to moto) for every Lambda task it runs: milliseconds of CPU per state. boto3
     clients are thread-safe: while active, one client per (region, service, moto port) serves
-    every task of every execution (tasks with their own credentials still get their own)."""
+    every task of every execution. moto hands every task a `StateCredentials` (the execution's
+    role) and then ignores it (its clients sign with fixed keys), so the credentials are no part
+    of the key: keying on them, as this fix first did, built a client per task after all."""
     import importlib
 
     modules = [importlib.import_module(name) for name in _BOTO_CLIENT_MODULES]
@@ -424,7 +426,7 @@ def shared_step_functions_clients() -> Iterator[None]:
         from moto.core.models import botocore_stubber
         from moto.settings import moto_server_port
 
-        if state_credentials is not None or botocore_stubber.enabled:  # in-process moto: no server
+        if botocore_stubber.enabled:  # in-process moto: no server
             return original(region=region, service=service, state_credentials=state_credentials)
         key = (region, service, moto_server_port())
         client = clients.get(key)

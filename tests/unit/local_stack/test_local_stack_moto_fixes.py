@@ -231,9 +231,12 @@ def test_given_shared_clients_then_n_lambda_tasks_build_one_boto3_client(monkeyp
 
     import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils as lambda_tasks
     import moto.stepfunctions.parser.asl.utils.boto_client as boto_client
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
 
     from local_stack.moto_fixes import STEP_FUNCTIONS_CLIENT_POOL, shared_step_functions_clients
 
+    # What the interpreter passes every task: the execution's role (moto's clients ignore it).
+    role = StateCredentials(role_arn="arn:aws:iam::123456789012:role/StateMachineRole")
     monkeypatch.setenv("MOTO_PORT", "3299")
     with mock.patch.object(boto_client.boto3, "client", wraps=boto3.client) as create:
         for _ in range(5):
@@ -241,7 +244,8 @@ def test_given_shared_clients_then_n_lambda_tasks_build_one_boto3_client(monkeyp
         assert create.call_count == 5  # moto itself: one client per task
         create.reset_mock()
         with shared_step_functions_clients():
-            clients = {id(lambda_tasks.boto_client_for(region="us-east-1", service="lambda")) for _ in range(20)}
+            clients = {id(lambda_tasks.boto_client_for(region="us-east-1", service="lambda", state_credentials=role))
+                       for _ in range(20)}
             client = lambda_tasks.boto_client_for(region="us-east-1", service="lambda")
             monkeypatch.setenv("MOTO_PORT", "3298")  # another stack: another client
             other = lambda_tasks.boto_client_for(region="us-east-1", service="lambda")
