@@ -22,7 +22,7 @@ from .observability import bind_batch, logger, metrics
 from .presets import Presets, get_presets
 from .prompts import build_angle_prompt, build_color_prompt
 from .repository import get_repository, now_iso
-from .source_urls import check_source_url
+from .source_urls import check_source_url, preview_urls
 from .statuses import CellStatus, CellType
 from .views import BATCH_CREATED, JOB_UPDATED, batch_list_item, cell_counts, cell_view, gallery_item, job_updated
 from .workflow import execution_input, start_execution
@@ -214,6 +214,7 @@ def get_snapshot(owner: str, batch_id: str) -> dict[str, Any]:
         "counts": cell_counts(cells),
         "createdAt": batch.createdAt,
         "sourceImageUrls": batch.sourceImageUrls,
+        "sourcePreviewUrls": preview_urls(batch.sourceImageUrls),
         "cells": [cell_view(c) for c in cells],
         "cost": batch_cost(cells, get_settings().price_per_image_usd),
     }
@@ -310,5 +311,6 @@ def list_batches(owner: str, limit: int, next_token: str | None) -> dict[str, An
     if rows:
         with ThreadPoolExecutor(max_workers=min(_SUMMARY_THREADS, len(rows))) as pool:
             cells = list(pool.map(lambda b: repo.list_cell_summaries(b.batchId), rows))
-    items = [batch_list_item(b, _ordered(b, c), batch_cost(c, price)) for b, c in zip(rows, cells, strict=True)]
+    items = [batch_list_item(b, _ordered(b, c), batch_cost(c, price), next(iter(preview_urls(b.sourceImageUrls[:1])), None))
+             for b, c in zip(rows, cells, strict=True)]
     return {"items": items, "nextToken": token}

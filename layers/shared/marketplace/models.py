@@ -118,6 +118,8 @@ class BatchSnapshot(BaseModel):
     counts: CellCounts
     createdAt: str
     sourceImageUrls: list[str]
+    sourcePreviewUrls: list[str] = Field(
+        default_factory=list, description="the source photos for a browser: own uploads signed anew, others as given")
     cells: list[CellView]
     cost: Cost
 
@@ -205,6 +207,7 @@ class BatchListItem(BaseModel):
     counts: BatchListCounts
     thumbUrl: str | None = Field(description="the first image the batch made (matrix order); null until one is made")
     cost: Cost
+    sourceUrl: str | None = Field(default=None, description="the batch's first source photo (own uploads signed anew)")
 
 
 class BatchListAnswer(BaseModel):

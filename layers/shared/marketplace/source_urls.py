@@ -21,6 +21,7 @@ from .aws import s3_client
 from .config import get_settings
 from .errors import ValidationFailed
 from .uploads import UPLOAD_PREFIX
+from .urls import object_url
 
 Resolver = Callable[[str], list[str]]
 
@@ -83,6 +84,16 @@ def sniff_image_type(head: bytes) -> str | None:
     if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"):
         return "image/heic"
     return None
+
+
+def preview_urls(urls: list[str]) -> list[str]:
+    """URLs a browser can show the batch's source photos with: this stack's own uploads signed
+    anew (the URL stored at creation dies with the credentials that signed it), others as given."""
+    out = []
+    for url in urls:
+        key = own_upload_key(url)
+        out.append(object_url(key) if key is not None else url)
+    return out
 
 
 def check_uploaded_image(key: str, field: str) -> None:

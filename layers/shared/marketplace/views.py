@@ -81,10 +81,11 @@ def presets_view(presets: Any, price_per_image_usd: float) -> dict[str, Any]:
     }
 
 
-def batch_list_item(batch: Batch, cells: list[Cell], cost: dict[str, Any]) -> dict[str, Any]:
+def batch_list_item(batch: Batch, cells: list[Cell], cost: dict[str, Any], source_url: str | None = None) -> dict[str, Any]:
     """One row of the batch list. Counts come from the batch row's counters; the thumbnail is the
     first image the batch holds in matrix order (``cells`` ordered): no thumbnail of a source
-    photo is ever stored (uploads are kept as sent), so a batch shows its first result."""
+    photo is ever stored (uploads are kept as sent), so a batch shows its first result;
+    ``sourceUrl`` is its first source photo as sent (signed anew), for telling two cars apart."""
     done = {"completed": batch.completedJobs, "failed": batch.failedJobs, "canceled": batch.canceledJobs}
     thumb = next((c.thumbKey for c in cells if c.thumbKey), None)
     return {
@@ -94,4 +95,5 @@ def batch_list_item(batch: Batch, cells: list[Cell], cost: dict[str, Any]) -> di
         "counts": {**done, "pending": max(batch.totalJobs - sum(done.values()), 0)},
         "thumbUrl": object_url(thumb) if thumb else None,
         "cost": cost,
+        "sourceUrl": source_url,
     }

@@ -347,3 +347,38 @@ def test_given_the_openapi_document_when_read_then_the_batch_list_and_the_galler
     assert "get" in document["paths"][f"{BASE}/batches"]
     parameters = {p["name"] for p in document["paths"]["/api/gallery"]["get"]["parameters"]}
     assert {"batchId", "limit", "nextToken"} <= parameters
+
+
+# -- source photos for the page (the lightbox and the gallery by batch) -------------------------
+
+def test_given_sources_as_given_when_the_snapshot_and_list_are_read_then_the_page_gets_them_to_show(api):
+    batch_id = create(api)["batchId"]
+    status, snap = snapshot(api, batch_id)
+    assert status == 200 and snap["sourcePreviewUrls"] == SOURCES
+    (item,) = api("GET", f"{BASE}/batches")[1]["items"]
+    assert item["sourceUrl"] == SOURCES[0]
+
+
+def test_given_an_own_upload_when_the_snapshot_is_read_then_its_preview_is_signed_anew_for_the_same_object(api):
+    status, answer = api("POST", f"{BASE}/uploads", {"files": [{"filename": "car.jpg", "contentType": "image/jpeg", "size": 4}]})
+    assert status == 200, answer
+    url = answer["uploads"][0]["sourceImageUrl"]
+    from marketplace.source_urls import own_upload_key
+
+    key = own_upload_key(url)
+    assert key is not None
+    boto3.client("s3").put_object(Bucket=repo_bucket(), Key=key, Body=b"\xff\xd8\xff\xe0")
+    batch_id = create(api, sourceImageUrls=[url])["batchId"]
+    time.sleep(1.1)  # a new signing second: the URL differs from the stored one
+    snap = snapshot(api, batch_id)[1]
+    (preview,) = snap["sourcePreviewUrls"]
+    assert own_upload_key(preview) == key and preview != url
+    assert snap["sourceImageUrls"] == [url]
+    (item,) = api("GET", f"{BASE}/batches")[1]["items"]
+    assert own_upload_key(item["sourceUrl"]) == key
+
+
+def repo_bucket() -> str:
+    from marketplace.config import get_settings
+
+    return get_settings().bucket_name
