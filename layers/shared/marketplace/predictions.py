@@ -104,6 +104,9 @@ def get_client() -> replicate.Client:
             _clients.clear()
             client = replicate.Client(api_token=key[0], base_url=key[1], timeout=_timeout(),
                                       event_hooks={"response": [_raise_if_throttled]})
+            # The client builds its httpx client (an SSL context: ~10 ms of CPU) on first use,
+            # unguarded: concurrent first creates each built one. Built here, under the lock, once.
+            _ = client._client
             _clients[key] = client
         return client
 

@@ -515,3 +515,35 @@ def test_given_replicate_answering_429_with_retry_after_when_a_prediction_is_sta
     assert caught.value.retry_after_seconds == 7.0
     assert TOKEN not in str(caught.value)
     assert len(fake_replicate.requests) == 1  # a create is never retried by the client itself
+
+
+def test_given_many_first_creates_at_once_when_they_get_the_client_then_one_http_client_is_built(
+    fake_replicate: FakeReplicate, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The replicate client builds its httpx client (an SSL context, ~10 ms of CPU) on first use
+    without a lock; a burst of first creates used to build one each."""
+    import threading
+
+    import replicate.client as replicate_client
+
+    built: list[int] = []
+    real_build = replicate_client._build_httpx_client
+
+    def slow_build(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        time.sleep(0.05)  # wide enough for every thread to arrive while the first one builds
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(replicate_client, "_build_httpx_client", slow_build)
+    barrier = threading.Barrier(8)
+
+    def first_use() -> None:
+        barrier.wait()
+        _ = predictions.get_client()._client
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1
