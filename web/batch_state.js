@@ -40,9 +40,31 @@ export const BATCH_COMPLETED = "marketplaceBatchCompleted";
 
 const ANGLE_FAILED = "Not generated: the angle shot failed.";
 
+/** The batch statuses of the backend (statuses.BatchStatus); every one but running is an outcome. */
+export const BATCH_STATUS = Object.freeze({
+  RUNNING: "running",
+  COMPLETED: "completed",
+  COMPLETED_WITH_FAILURES: "completed_with_failures",
+  FAILED: "failed",
+  CANCELED: "canceled",
+});
+const OUTCOMES = new Set(Object.values(BATCH_STATUS).filter((s) => s !== BATCH_STATUS.RUNNING));
+export const isOutcome = (status) => OUTCOMES.has(status);
+
+const attemptOf = (value, fallback) => (Number.isInteger(value) && value > 0 ? value : fallback);
+
+const VERDICTS = new Set(["ok", "off", "unknown"]);
+/** A cell's colour check `{target, measured, deltaE, verdict}` when it is well-formed, else null. */
+export function colorCheckOf(check) {
+  if (!check || typeof check !== "object" || !VERDICTS.has(check.verdict)) return null;
+  const deltaE = typeof check.deltaE === "number" && Number.isFinite(check.deltaE) ? check.deltaE : null;
+  return { target: check.target ?? null, measured: check.measured ?? null, deltaE, verdict: check.verdict };
+}
+const sameCheck = (a, b) => JSON.stringify(colorCheckOf(a)) === JSON.stringify(colorCheckOf(b) || null);
+
 export class BatchState {
   /**
-   * Cells are `{type, angleKey, colorKey, status, imageUrl, thumbUrl, error, synthetic}` keyed by
+   * Cells are `{type, angleKey, colorKey, status, attempt, imageUrl, thumbUrl, error, colorCheck, synthetic}` keyed by
    * cellKey(); `synthetic` marks a placeholder the page drew before the server reported the cell.
    */
   constructor({ batchId, angles = [], colors = [], autoColorize = true, status = "running", totalJobs = 0 }) {
@@ -53,8 +75,12 @@ export class BatchState {
     this.status = status;
     this.totalJobs = totalJobs;
     this.cells = new Map();
-    this.serverCompleted = status === "completed";
+    this.serverCompleted = isOutcome(status);
     this.sawRunning = false; // an open cell was seen here: the completion is news worth announcing
+    this.cost = null; // {predictions, billedImages, costUsd} from the snapshot
+    this.estimate = null; // {images, costUsd} from the create answer
+    this.sourceUrls = []; // the source photos, to show beside a result
+    this.createdAt = null;
   }
 
   /** The batch this page just created: the 202 answer of POST /batch and the body it was sent. */
@@ -69,6 +95,8 @@ export class BatchState {
     for (const c of res.cells || []) batch.mergeCell(c);
     batch.ensurePlaceholders();
     batch.sawRunning = true;
+    batch.estimate = res.estimate || null;
+    batch.sourceUrls = [...(body.sourceImageUrls || [])];
     return batch;
   }
 
@@ -79,26 +107,35 @@ export class BatchState {
     return batch;
   }
 
-  /** Merge one cell report, forward only; true when anything the page shows changed. */
+  /**
+   * Merge one cell report; true when anything the page shows changed. Within one attempt a cell
+   * only moves forward; a report of a later attempt (a retry or a regenerate) starts the cell
+   * over, and a report of an earlier attempt is stale and ignored.
+   */
   mergeCell(r, { synthetic = false } = {}) {
     if (!r || !r.angleKey) return false;
     const colorKey = r.colorKey || null;
     const key = cellKey(r.angleKey, colorKey);
     const cur = this.cells.get(key);
     const status = normalStatus(r.status);
+    const attempt = attemptOf(r.attempt, cur ? cur.attempt : 1);
     if (cur && !synthetic) cur.synthetic = false; // the server knows this cell
-    if (cur) {
+    if (cur && attempt < cur.attempt) return false;
+    const newAttempt = cur && attempt > cur.attempt;
+    if (cur && !newAttempt) {
       if (!canMove(cur.status, status)) {
-        let changed = false; // a terminal cell can still learn a URL it was missing
+        let changed = false; // a terminal cell can still learn a URL or a check it was missing
         if (status === cur.status && r.imageUrl && !cur.imageUrl) (cur.imageUrl = r.imageUrl), (changed = true);
         if (status === cur.status && r.thumbUrl && !cur.thumbUrl) (cur.thumbUrl = r.thumbUrl), (changed = true);
+        if (status === cur.status && r.colorCheck && !cur.colorCheck) (cur.colorCheck = r.colorCheck), (changed = true);
         return changed;
       }
       const same =
         cur.status === status &&
         (r.imageUrl || null) === cur.imageUrl &&
         (r.thumbUrl || null) === cur.thumbUrl &&
-        (r.error || null) === cur.error;
+        (r.error || null) === cur.error &&
+        sameCheck(r.colorCheck, cur.colorCheck);
       if (same) return false;
     }
     this.cells.set(key, {
@@ -106,17 +143,19 @@ export class BatchState {
       angleKey: r.angleKey,
       colorKey,
       status,
+      attempt,
       imageUrl: r.imageUrl || cur?.imageUrl || null,
       thumbUrl: r.thumbUrl || cur?.thumbUrl || null,
       error: r.error || null,
+      colorCheck: colorCheckOf(r.colorCheck) || (newAttempt ? null : cur?.colorCheck || null),
       synthetic: cur ? cur.synthetic : synthetic,
     });
     if (!isTerminal(status)) this.sawRunning = true;
-    if (!colorKey && status === "failed") {
+    if (!colorKey && status === STATUS.FAILED) {
       // the colours of a failed angle are never made: fail the placeholders the page drew for them
       for (const c of this.cells.values()) {
         if (c.synthetic && c.angleKey === r.angleKey && c.colorKey && !isTerminal(c.status)) {
-          c.status = "failed";
+          c.status = STATUS.FAILED;
           c.error = ANGLE_FAILED;
         }
       }
@@ -147,8 +186,12 @@ export class BatchState {
     if (typeof snap.totalJobs === "number") this.totalJobs = snap.totalJobs;
     for (const c of snap.cells || []) this.mergeCell(c);
     this.ensurePlaceholders();
+    if (snap.cost && typeof snap.cost === "object") this.cost = snap.cost;
+    if (typeof snap.createdAt === "string") this.createdAt = snap.createdAt;
+    const sources = Array.isArray(snap.sourcePreviewUrls) && snap.sourcePreviewUrls.length ? snap.sourcePreviewUrls : snap.sourceImageUrls;
+    if (Array.isArray(sources) && sources.length) this.sourceUrls = [...sources];
     if (snap.status) this.status = snap.status;
-    if (snap.status === "completed") this.markServerCompleted();
+    if (isOutcome(snap.status)) this.markServerCompleted();
   }
 
   /** The server says the batch is done: placeholders it never reported were never made. */
@@ -174,7 +217,7 @@ export class BatchState {
       case JOB_UPDATED:
         return { changed: this.mergeCell(data.result || {}), catchUp: false };
       case BATCH_COMPLETED: {
-        this.status = "completed";
+        this.status = isOutcome(data.status) ? data.status : BATCH_STATUS.COMPLETED;
         const open = [...this.cells.values()].some((c) => !c.synthetic && !isTerminal(c.status));
         if (!open) this.markServerCompleted();
         return { changed: true, catchUp: open };
@@ -195,6 +238,47 @@ export class BatchState {
     this.sawRunning = true;
   }
 
+  /**
+   * POST .../retry was accepted for `keys` (cell keys; none: every failed or canceled cell): each
+   * goes back to queued as its next attempt, and a retried angle's colour cells with it. The
+   * server's reports of the new attempt then take over.
+   */
+  retryQueued(keys = null) {
+    const chosen = keys ? keys.map((k) => this.cells.get(k)).filter(Boolean) : this.retryable();
+    const angles = new Set(chosen.filter((c) => !c.colorKey).map((c) => c.angleKey));
+    const all = new Set(chosen);
+    for (const c of this.cells.values()) if (c.colorKey && angles.has(c.angleKey) && isTerminal(c.status)) all.add(c);
+    for (const c of all) {
+      c.status = STATUS.QUEUED;
+      c.attempt += 1;
+      c.error = null;
+      c.colorCheck = null;
+    }
+    if (all.size) {
+      this.status = BATCH_STATUS.RUNNING;
+      this.serverCompleted = false;
+      this.sawRunning = true;
+    }
+    return all.size;
+  }
+
+  /** The cells "Retry failed" runs again: failed and canceled ones. */
+  retryable() {
+    return [...this.cells.values()].filter((c) => c.status === STATUS.FAILED || c.status === STATUS.CANCELED);
+  }
+
+  /** POST .../cancel was accepted: every open cell is canceled, finished ones stay. */
+  canceled() {
+    for (const c of this.cells.values()) {
+      if (!isTerminal(c.status)) {
+        c.status = STATUS.CANCELED;
+        c.error = c.error || "Cancelled";
+      }
+    }
+    this.status = BATCH_STATUS.CANCELED;
+    this.serverCompleted = true;
+  }
+
   /** The colours of `selected` (in that order) this angle has no cell for yet. */
   missingColors(angleKey, selected) {
     return selected.filter((c) => !this.cells.has(cellKey(angleKey, c)));
@@ -203,23 +287,25 @@ export class BatchState {
   counts() {
     let completed = 0;
     let failed = 0;
+    let canceled = 0;
     let processing = 0;
     let active = 0;
     for (const c of this.cells.values()) {
-      if (c.status === "completed") completed += 1;
-      else if (c.status === "failed") failed += 1;
+      if (c.status === STATUS.COMPLETED) completed += 1;
+      else if (c.status === STATUS.FAILED) failed += 1;
+      else if (c.status === STATUS.CANCELED) canceled += 1;
       else {
         active += 1;
-        if (c.status === "processing") processing += 1;
+        if (c.status === STATUS.PROCESSING) processing += 1;
       }
     }
-    return { completed, failed, processing, active, total: this.cells.size };
+    return { completed, failed, canceled, processing, active, total: this.cells.size };
   }
 
   /** counts() plus `done` (terminal cells), `percent` and `complete` (every cell terminal). */
   progress() {
     const c = this.counts();
-    const done = c.completed + c.failed;
+    const done = c.completed + c.failed + c.canceled;
     return { ...c, done, percent: c.total ? (100 * done) / c.total : 0, complete: c.total > 0 && c.active === 0 };
   }
 }

@@ -7,6 +7,32 @@ export function plural(n, word) {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
+const escapeRe = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const PHRASES = [
+  [/^canceled by the dealer$/i, "Cancelled by you."],
+  [/^PredictionFailed$/, "The image model could not make this image."],
+  [/the workflow ended before this cell finished/i, "the batch stopped before this image was made"],
+];
+
+/**
+ * A failure reason with every preset key (`angles`/`colors`: [key, label] pairs) replaced by its
+ * label, "angle <key>" by the label alone, and known backend phrases by plain words; the first
+ * letter capitalised. Pure (tested in tests/web/labels.test.mjs).
+ */
+export function humanizeReason(text, { angles = [], colors = [] } = {}) {
+  let out = String(text || "").trim();
+  if (!out) return "";
+  for (const [re, words] of PHRASES) out = out.replace(re, words);
+  const pairs = [...angles, ...colors].filter(([k]) => k).sort((a, b) => b[0].length - a[0].length);
+  for (const [key, label] of angles) {
+    out = out.replace(new RegExp(`\\bangle\\s+'?${escapeRe(key)}'?(?![\\w-])`, "g"), label);
+  }
+  for (const [key, label] of pairs) {
+    out = out.replace(new RegExp(`(?<![\\w-])'?${escapeRe(key)}'?(?![\\w-])`, "g"), label);
+  }
+  return out.charAt(0).toUpperCase() + out.slice(1);
+}
+
 const NAMED_COLOURS = [
   ["black", "#16181c"], ["onyx", "#16181c"], ["white", "#f4f4f1"], ["pearl", "#f1f0ea"], ["silver", "#c3c7cd"],
   ["grey", "#7c828b"], ["gray", "#7c828b"], ["graphite", "#4a4f57"], ["red", "#b3121f"], ["blue", "#1f4fa3"],
@@ -54,6 +80,17 @@ export class Presets {
   /** "Side profile · Red Metallic" for a cell or gallery item (`{angleKey, colorKey}`). */
   cellTitle(c) {
     return `${this.angleLabel(c.angleKey)}${c.colorKey ? " · " + this.colorLabel(c.colorKey) : ""}`;
+  }
+
+  /**
+   * A failure reason in the dealer's words: preset keys become their labels ("angle front_0
+   * failed: x" → "Front (0°) failed: x"), the backend's own phrases become plain sentences.
+   */
+  humanize(text) {
+    return humanizeReason(text, {
+      angles: this.angles.map((a) => [a.angleKey, this.angleLabel(a.angleKey)]),
+      colors: this.colors.map((c) => [c.colorKey, this.colorLabel(c.colorKey)]),
+    });
   }
 
   /** CSS colour for a colour preset: the #RRGGBB in promptValue, else a guess from its name. */

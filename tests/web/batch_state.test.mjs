@@ -100,7 +100,7 @@ describe("a batch created by this page", () => {
       assert.equal(batch.cells.get(cellKey(a, null)).synthetic, false); // the server reported it
       for (const c of COLORS) {
         const cell = batch.cells.get(cellKey(a, c));
-        assert.deepEqual(cell, { type: "color", angleKey: a, colorKey: c, status: "queued", imageUrl: null, thumbUrl: null, error: null, synthetic: true });
+        assert.deepEqual(cell, { type: "color", angleKey: a, colorKey: c, status: "queued", attempt: 1, imageUrl: null, thumbUrl: null, error: null, colorCheck: null, synthetic: true });
       }
     }
     assert.equal(batch.totalJobs, 6);
@@ -301,7 +301,7 @@ describe("snapshots", () => {
     assert.equal(batch.cells.size, 6);
     assert.equal(statusOf(batch, "front_0", "blue_metallic"), "queued"); // a placeholder
     assert.equal(statusOf(batch, "side_90", "red_metallic"), "queued"); // reported cells only fail their own placeholders later
-    assert.deepEqual(batch.progress(), { completed: 1, failed: 1, processing: 1, active: 4, total: 6, done: 2, percent: 100 / 3, complete: false });
+    assert.deepEqual(batch.progress(), { completed: 1, failed: 1, canceled: 0, processing: 1, active: 4, total: 6, done: 2, percent: 100 / 3, complete: false });
     assert.equal(batch.sawRunning, true);
   });
 
@@ -393,7 +393,7 @@ describe("colorize later", () => {
     assert.equal(statusOf(batch, "side_90", "black_onyx"), undefined); // the other row is untouched
     assert.deepEqual([batch.status, batch.serverCompleted, batch.sawRunning], ["running", false, true]);
     assert.deepEqual(batch.missingColors("front_0", ["red_metallic", "black_onyx", "white"]), ["white"]);
-    assert.deepEqual(batch.progress(), { completed: 2, failed: 0, processing: 0, active: 2, total: 4, done: 2, percent: 50, complete: false });
+    assert.deepEqual(batch.progress(), { completed: 2, failed: 0, canceled: 0, processing: 0, active: 2, total: 4, done: 2, percent: 50, complete: false });
     batch.colorizeQueued("front_0", ["black_onyx"]);
     assert.deepEqual(batch.colors, ["red_metallic", "black_onyx"]); // listed once
   });
@@ -402,7 +402,7 @@ describe("colorize later", () => {
 describe("counts and progress", () => {
   test("given no cells when progress is read then nothing is done and the batch is not complete", () => {
     const batch = new BatchState({ batchId: BATCH });
-    assert.deepEqual(batch.progress(), { completed: 0, failed: 0, processing: 0, active: 0, total: 0, done: 0, percent: 0, complete: false });
+    assert.deepEqual(batch.progress(), { completed: 0, failed: 0, canceled: 0, processing: 0, active: 0, total: 0, done: 0, percent: 0, complete: false });
   });
 
   test("given a mix of statuses when counted then each cell counts once", () => {
@@ -411,7 +411,7 @@ describe("counts and progress", () => {
     batch.applyMessage(jobUpdated(angleCell("front_0", "completed")));
     batch.applyMessage(jobUpdated(colorCell("front_0", "red_metallic", "processing")));
     batch.applyMessage(jobUpdated(colorCell("side_90", "blue_metallic", "failed")));
-    assert.deepEqual(batch.counts(), { completed: 1, failed: 1, processing: 1, active: 4, total: 6 });
+    assert.deepEqual(batch.counts(), { completed: 1, failed: 1, canceled: 0, processing: 1, active: 4, total: 6 });
     assert.equal(batch.progress().done, 2);
     assert.equal(batch.progress().percent, 100 / 3);
   });

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { Presets, plural, prettify, sortAngles } from "../../web/labels.js";
+import { Presets, humanizeReason, plural, prettify, sortAngles } from "../../web/labels.js";
 
 const ANSWER = {
   angles: [
@@ -79,5 +79,20 @@ describe("wording", () => {
   test("given keys when prettified then separators become spaces and words are capitalised", () => {
     assert.equal(prettify("front_three-quarter"), "Front Three Quarter");
     assert.equal(prettify(null), "");
+  });
+});
+
+describe("failure reasons in the dealer's words", () => {
+  const names = { angles: [["front_0", "Front (0°)"], ["front_01", "Front close"]], colors: [["red_metallic", "Red Metallic"]] };
+  test("given a reason naming preset keys when humanized then the labels replace them, whole keys only", () => {
+    assert.equal(humanizeReason("angle front_0 failed: Prediction interrupted", names), "Front (0°) failed: Prediction interrupted");
+    assert.equal(humanizeReason("front_01 and red_metallic", names), "Front close and Red Metallic");
+    assert.equal(humanizeReason("front_0x is unknown", names), "Front_0x is unknown");
+  });
+
+  test("given the backend's own phrases when humanized then they read as sentences", () => {
+    assert.equal(humanizeReason("canceled by the dealer"), "Cancelled by you.");
+    assert.equal(humanizeReason("PredictionFailed"), "The image model could not make this image.");
+    assert.equal(humanizeReason(""), "");
   });
 });
