@@ -13,6 +13,9 @@ Routes (JSON, Replicate's shapes; errors are problem bodies ``{"title", "detail"
 * ``GET /health`` → ``{"status": "ok"}`` (not Replicate's; for readiness checks)
 * ``GET /_standin/faults`` → what fault injection did so far (not Replicate's; for chaos runs;
   behind the same token as ``/v1``): see ``StandinStore.fault_report``
+* Files API: ``POST /v1/files``, ``GET /v1/files``, ``GET|DELETE /v1/files/{id}``,
+  ``GET /v1/files/{id}/download`` (see ``files.py``); ``GET /_standin/files`` → its counters
+  (uploads, inputs resolved from files, inputs refused and webhooks not sent in remote mode)
 
 With ``api_token`` set, every ``/v1`` route answers 401 without the right
 ``Authorization: Bearer <token>`` (``Token <token>`` is accepted too, as Replicate does).
@@ -42,6 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .files import MAX_MULTIPART_OVERHEAD, FileRequestError, parse_upload
 from .ratelimit import retry_after_seconds, throttled_detail, token_label
 from .settings import StandinSettings
 from .store import MODELS, RateLimitError, StandinStore, UnknownModelError, check_token
@@ -282,6 +286,77 @@ async def faults(request: Request) -> Response:
     return JSONResponse(_store(request).fault_report())
 
 
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 past ``limit`` bytes (never read whole first)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise FileRequestError(413, "Payload too large", f"The request body is larger than {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _file_problem(exc: FileRequestError) -> JSONResponse:
+    extra: dict[str, Any] = {}
+    if exc.field is not None and exc.status == 422:
+        extra["invalid_fields"] = [{"type": "invalid", "field": exc.field, "description": exc.detail.strip()}]
+    return problem(exc.status, exc.title, exc.detail, **extra)
+
+
+def _file_or_404(request: Request) -> Any:
+    return _store(request).files.get(request.path_params["id"])
+
+
+_NO_FILE = ("Not found", "The requested file could not be found.")
+
+
+@_authenticated
+async def create_file(request: Request) -> Response:
+    """POST /v1/files (multipart: ``content``, optional ``filename``, ``type``, ``metadata``)"""
+    files = _store(request).files
+    try:
+        body = await _bounded_body(request, files.max_file_bytes + MAX_MULTIPART_OVERHEAD)
+        stored = files.create(parse_upload(request.headers.get("content-type"), body))
+    except FileRequestError as exc:
+        return _file_problem(exc)
+    return JSONResponse(stored.to_json(_api_base(request)), status_code=201)
+
+
+@_authenticated
+async def list_files(request: Request) -> Response:
+    """GET /v1/files (newest first, one page)"""
+    results = [f.to_json(_api_base(request)) for f in _store(request).files.list()]
+    return JSONResponse({"next": None, "previous": None, "results": results})
+
+
+@_authenticated
+async def get_file(request: Request) -> Response:
+    """GET /v1/files/{id}"""
+    stored = _file_or_404(request)
+    return JSONResponse(stored.to_json(_api_base(request))) if stored else problem(404, *_NO_FILE)
+
+
+@_authenticated
+async def download_file(request: Request) -> Response:
+    """GET /v1/files/{id}/download"""
+    stored = _file_or_404(request)
+    return Response(stored.data, media_type=stored.content_type) if stored else problem(404, *_NO_FILE)
+
+
+@_authenticated
+async def delete_file(request: Request) -> Response:
+    """DELETE /v1/files/{id} → 204"""
+    return Response(status_code=204) if _store(request).files.delete(request.path_params["id"]) else problem(404, *_NO_FILE)
+
+
+@_api(None)
+async def files_report(request: Request) -> Response:
+    """GET /_standin/files (read-only; not Replicate's)"""
+    return JSONResponse({"remote": _store(request).settings.remote, **_store(request).files.report()})
+
+
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -327,6 +402,12 @@ def create_app(
             Route("/delivery/{id}/{filename}", delivery, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/_standin/faults", faults, methods=["GET"]),
+            Route("/v1/files", create_file, methods=["POST"]),
+            Route("/v1/files", list_files, methods=["GET"]),
+            Route("/v1/files/{id}", get_file, methods=["GET"]),
+            Route("/v1/files/{id}", delete_file, methods=["DELETE"]),
+            Route("/v1/files/{id}/download", download_file, methods=["GET"]),
+            Route("/_standin/files", files_report, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_exception},
         lifespan=lifespan,

@@ -126,6 +126,11 @@ class StandinSettings:
     """Replicate's limit for every other ``/v1`` endpoint (get, list, cancel, ...), per token."""
     other_burst: int | None = None
     """As ``create_burst``, for the other endpoints (``None`` → 10 seconds' worth: 500)."""
+    remote: bool = False
+    """Play the remote Replicate (``STANDIN_REMOTE=1``): inputs on loopback, private or other
+    non-public addresses fail the prediction, and no webhook is sent (see ``files.py``)."""
+    max_file_store_bytes: int = 512 * 1024 * 1024
+    """Bytes of uploaded files held at most (the oldest are dropped first)."""
 
     def __post_init__(self) -> None:
         self.faults = validate_faults(self.faults)
@@ -203,6 +208,12 @@ class StandinSettings:
                 raise ValueError(f"{name} must be at least 1 request (unset: 10 seconds' worth), got {value}")
             return value
 
+        def flag(name: str) -> bool:
+            value = (text(name) or "0").lower()
+            if value not in ("0", "1", "true", "false", "yes", "no"):
+                raise ValueError(f"{name} must be 1 or 0, got {value!r}")
+            return value in ("1", "true", "yes")
+
         port = integer("STANDIN_PORT", 3100)
         assert port is not None
         return cls(
@@ -224,4 +235,5 @@ class StandinSettings:
             create_burst=burst("STANDIN_CREATE_BURST"),
             other_limit_per_minute=limit("STANDIN_OTHER_LIMIT_PER_MINUTE", 3000),
             other_burst=burst("STANDIN_OTHER_BURST"),
+            remote=flag("STANDIN_REMOTE"),
         )

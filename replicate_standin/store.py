@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 
 from . import model as model_module
+from .files import FileStore, UnreachableInput, check_reachable
 from .ratelimit import TokenBucket
 from .settings import FAULT_NAMES, StandinSettings, validate_faults
 from .signing import generate_secret, new_message_id, signed_headers
@@ -307,6 +308,7 @@ class StandinStore:
         self._webhooks_in_flight = Gauge(settings.webhook_senders)
         self._webhooks_queued = Gauge(settings.webhook_queue_size)
         self._downloads = Gauge(settings.max_downloads)
+        self.files = FileStore(settings.max_input_bytes, settings.max_file_store_bytes)
 
     # ------------------------------------------------------------------ inspection
 
@@ -857,21 +859,53 @@ class StandinStore:
                 raise model_module.ModelError(f"Failed to download image from {shown}: larger than {limit} bytes")
             return data
         try:
-            async with self._download_slots(), self._counted(self._downloads), self._http("downloads").stream(
-                "GET", url, timeout=self.settings.fetch_timeout_seconds
-            ) as response:
-                if response.status_code != 200:
-                    raise model_module.ModelError(f"Failed to download image from {shown}: HTTP {response.status_code}")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise model_module.ModelError(f"Failed to download image from {shown}: larger than {limit} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks)
+            own = self.files.resolve(url, self.settings.output_base_url)
+        except UnreachableInput as exc:
+            raise model_module.ModelError(f"Failed to download image from {shown}: {exc}") from None
+        if own is not None:
+            return own
+        remote = self.settings.remote
+        try:
+            async with self._download_slots(), self._counted(self._downloads):
+                response = await self._open_input(url, remote)
+                try:
+                    return await self._read_input(response, shown, limit)
+                finally:
+                    await response.aclose()
+        except UnreachableInput as exc:
+            self.files.count("refused_inputs")
+            raise model_module.ModelError(f"Failed to download image from {shown}: {exc}") from None
         except httpx.HTTPError as exc:
             raise model_module.ModelError(f"Failed to download image from {shown}: {type(exc).__name__} {exc}".rstrip()) from exc
+
+    async def _open_input(self, url: str, remote: bool) -> httpx.Response:
+        """A streamed GET of an input. In remote mode every hop (the URL and each redirect) must
+        be a public address, as for a service that cannot reach this machine."""
+        client = self._http("downloads")
+        target = url
+        for _hop in range(8):
+            if remote:
+                await check_reachable(target)
+            request = client.build_request("GET", target, timeout=self.settings.fetch_timeout_seconds)
+            response = await client.send(request, stream=True, follow_redirects=not remote)
+            if not (remote and response.is_redirect and "location" in response.headers):
+                return response
+            await response.aclose()
+            target = urllib.parse.urljoin(target, response.headers["location"])
+        raise UnreachableInput("too many redirects")
+
+    @staticmethod
+    async def _read_input(response: httpx.Response, shown: str, limit: int) -> bytes:
+        if response.status_code != 200:
+            raise model_module.ModelError(f"Failed to download image from {shown}: HTTP {response.status_code}")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise model_module.ModelError(f"Failed to download image from {shown}: larger than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _record(
         self,
@@ -910,6 +944,10 @@ class StandinStore:
         """POST one signed webhook (through the bounded senders); the ``completed`` one is
         retried with backoff, waiting out of the queue between attempts."""
         assert prediction.webhook is not None
+        if self.settings.remote:
+            # Replicate cannot reach a laptop's webhook URL: nothing is sent (the caller polls).
+            self.files.count("webhooks_not_sent")
+            return False
         body = json.dumps(payload)
         delay = self.settings.webhook_retry_initial_seconds
         deadline = time.monotonic() + self.settings.webhook_retry_seconds
