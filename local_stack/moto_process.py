@@ -56,6 +56,7 @@ def moto_fixes() -> tuple[Callable[[], contextlib.AbstractContextManager[None]],
     """Every correction the stack applies to moto, in order (before provisioning: creating the
     state machine parses its definition)."""
     from . import moto_fixes as fixes
+    from . import moto_speedups as speedups
 
     return (
         # moto restores a whole-table snapshot when a transaction is cancelled, losing other
@@ -69,9 +70,10 @@ def moto_fixes() -> tuple[Callable[[], contextlib.AbstractContextManager[None]],
         fixes.step_functions_state_payload_limit,
         fixes.integer_tolerated_failure_percentage,
         # Per-request overhead.
-        fixes.cached_moto_module_list,
-        fixes.shared_step_functions_clients,
-        fixes.cached_jsonpath_parsing,
+        speedups.cached_moto_module_list,
+        speedups.shared_step_functions_clients,
+        speedups.cached_jsonpath_parsing,
+        speedups.direct_attribute_values,
     )
 
 

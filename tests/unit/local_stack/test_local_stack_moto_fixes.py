@@ -210,7 +210,7 @@ def test_given_the_module_list_cached_then_routing_n_requests_lists_moto_folder_
     import moto.backends as backends
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    from local_stack.moto_fixes import cached_moto_module_list
+    from local_stack.moto_speedups import cached_moto_module_list
 
     dispatcher = DomainDispatcherApplication(create_app=lambda service: None)  # type: ignore[arg-type, return-value]
     with mock.patch.object(backends.os, "listdir", wraps=backends.os.listdir) as listdir:
@@ -233,7 +233,7 @@ def test_given_shared_clients_then_n_lambda_tasks_build_one_boto3_client(monkeyp
     import moto.stepfunctions.parser.asl.utils.boto_client as boto_client
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
 
-    from local_stack.moto_fixes import STEP_FUNCTIONS_CLIENT_POOL, shared_step_functions_clients
+    from local_stack.moto_speedups import STEP_FUNCTIONS_CLIENT_POOL, shared_step_functions_clients
 
     # What the interpreter passes every task: the execution's role (moto's clients ignore it).
     role = StateCredentials(role_arn="arn:aws:iam::123456789012:role/StateMachineRole")
@@ -263,7 +263,7 @@ def test_given_cached_jsonpath_parsing_then_n_executions_parse_each_path_once(sf
     import jsonpath_ng.ext
     import moto.stepfunctions.parser.asl.utils.json_path as json_path
 
-    from local_stack.moto_fixes import cached_jsonpath_parsing
+    from local_stack.moto_speedups import cached_jsonpath_parsing
 
     arn = machine(sfn, ADD_FIELD, name="jsonpath")
 
@@ -281,6 +281,54 @@ def test_given_cached_jsonpath_parsing_then_n_executions_parse_each_path_once(sf
             assert json_path.parse("$.a") is json_path.parse("$.a")
         assert 1 <= parse.call_count < uncached
         assert json_path.parse is parse  # restored
+
+
+EVERY_ATTRIBUTE_TYPE = {
+    "pk": {"S": "CELL#1"}, "text": {"S": ""}, "number": {"N": "-12.50"}, "blob": {"B": b"\x00\xffraw"},
+    "strings": {"SS": ["a", "b"]}, "numbers": {"NS": ["1", "2.5"]}, "blobs": {"BS": [b"x", b"\x01"]},
+    "flag": {"BOOL": False}, "nothing": {"NULL": True}, "empty_map": {"M": {}}, "empty_list": {"L": []},
+    "nested": {"M": {"list": {"L": [{"S": "s"}, {"N": "3"}, {"B": b"b"}, {"M": {"deep": {"BOOL": True}}}]},
+                     "map": {"M": {"n": {"NULL": True}}}}},
+}
+
+
+def test_given_direct_attribute_values_then_every_dynamodb_answer_is_the_one_moto_serializes() -> None:
+    """Every attribute type, nested, through every read the product makes: the same answers as
+    moto's model-driven serializer, which the fix bypasses for AttributeValues."""
+    from unittest import mock
+
+    from moto.core.serialize import BaseJSONSerializer
+
+    from local_stack.moto_speedups import direct_attribute_values
+
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+        ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        ddb.put_item(TableName="t", Item=EVERY_ATTRIBUTE_TYPE)
+        key = {"pk": {"S": "CELL#1"}}
+
+        def answers() -> list[Any]:
+            got = [
+                ddb.get_item(TableName="t", Key=key)["Item"],
+                ddb.batch_get_item(RequestItems={"t": {"Keys": [key]}})["Responses"]["t"],
+                ddb.query(TableName="t", KeyConditionExpression="pk = :k",
+                          ExpressionAttributeValues={":k": key["pk"]})["Items"],
+                ddb.update_item(TableName="t", Key=key, UpdateExpression="SET flag = :f",
+                                ExpressionAttributeValues={":f": {"BOOL": False}}, ReturnValues="ALL_NEW")["Attributes"],
+                ddb.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": key}}])["Responses"],
+            ]
+            return got
+
+        expected = answers()
+        assert expected[0] == EVERY_ATTRIBUTE_TYPE  # moto's own serializer round-trips every type
+        with direct_attribute_values(), mock.patch(
+            "local_stack.moto_speedups.attribute_value_wire", wraps=__import__(
+                "local_stack.moto_speedups", fromlist=["x"]).attribute_value_wire) as direct:
+            assert answers() == expected
+            assert direct.call_count >= 5  # the fix answered (one call per AttributeValue at the top)
+        assert not getattr(BaseJSONSerializer._serialize_type_structure, "_direct", False)  # restored
 
 
 def test_given_moto_process_env_then_s3_objects_over_16_kb_are_kept_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:

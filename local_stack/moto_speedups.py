@@ -1,0 +1,211 @@
+"""moto's per-request overhead that is pure waste, cut while the local stack runs (each a context
+manager, applied with ``moto_fixes``'s corrections):
+
+- the server lists moto's package folder on every request (``cached_moto_module_list``);
+- the ASL interpreter builds a new boto3 client for every Lambda task
+  (``shared_step_functions_clients``) and parses every JSONPath each time a state uses it
+  (``cached_jsonpath_parsing``);
+- DynamoDB answers go through moto's model-driven serializer, which looks up every member of
+  every attribute value of every item under several spellings (``direct_attribute_values``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def cached_moto_module_list() -> Iterator[None]:
+    """moto's server routes every request through `DomainDispatcherApplication.get_backend_for_host`,
+    which asks `moto.backends.list_of_moto_modules()`: a `listdir` of moto's package folder and an
+    `isdir` of each of its ~200 entries, per request. The folder does not change while the stack
+    runs: it is listed once."""
+    import moto.backends as backends
+
+    original = backends.list_of_moto_modules
+    if getattr(original, "_cached", False):
+        yield
+        return
+    cache: list[tuple[str, ...]] = []
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        if not cache:
+            cache.append(tuple(original()))
+        return cache[0]
+
+    list_of_moto_modules._cached = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = list_of_moto_modules
+    try:
+        yield
+    finally:
+        backends.list_of_moto_modules = original
+
+
+# The interpreter's modules that call `boto_client_for` (imported by name): the Lambda tasks.
+_BOTO_CLIENT_MODULES = (
+    "moto.stepfunctions.parser.asl.utils.boto_client",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+)
+# Concurrent executions share one client per service: one connection each to moto, kept alive.
+STEP_FUNCTIONS_CLIENT_POOL = 256
+
+
+@contextmanager
+def shared_step_functions_clients() -> Iterator[None]:
+    """moto's ASL interpreter builds a new boto3 client (service model loaded, endpoint resolved,
+    a new connection to moto) for every Lambda task it runs: milliseconds of CPU per state. boto3
+    clients are thread-safe: while active, one client per (region, service, moto port) serves
+    every task of every execution. moto hands every task a `StateCredentials` (the execution's
+    role) and then ignores it (its clients sign with fixed keys), so the credentials are no part
+    of the key: keying on them, as this fix first did, built a client per task after all."""
+    import importlib
+
+    modules = [importlib.import_module(name) for name in _BOTO_CLIENT_MODULES]
+    original = modules[0].__dict__["boto_client_for"]
+    if getattr(original, "_shared", False):
+        yield
+        return
+    clients: dict[tuple[str, str, str], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.core.models import botocore_stubber
+        from moto.settings import moto_server_port
+
+        if botocore_stubber.enabled:  # in-process moto: no server
+            return original(region=region, service=service, state_credentials=state_credentials)
+        key = (region, service, moto_server_port())
+        client = clients.get(key)
+        if client is None:
+            with lock:
+                client = clients.get(key)
+                if client is None:
+                    client = _shared_client(region, service, key[2])
+                    clients[key] = client
+        return client
+
+    boto_client_for._shared = True  # type: ignore[attr-defined]
+    saved = [(module, module.__dict__["boto_client_for"]) for module in modules]
+    for module in modules:
+        setattr(module, "boto_client_for", boto_client_for)  # noqa: B010 - typed moto module
+    try:
+        yield
+    finally:
+        for module, function in saved:
+            setattr(module, "boto_client_for", function)  # noqa: B010
+        clients.clear()
+
+
+def _shared_client(region: str, service: str, port: str) -> Any:
+    """moto's own client (credentials, no retries, its timeouts) on 127.0.0.1 (`localhost` may try
+    ::1 first on every new connection), with a connection pool as large as the concurrency the
+    stack runs at."""
+    import boto3
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="ak",
+        aws_secret_access_key="sk",  # noqa: S106 - moto's fake credentials, as moto's own client
+        config=Config(
+            parameter_validation=False,
+            retries={"max_attempts": 0, "total_max_attempts": 1},
+            connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            max_pool_connections=STEP_FUNCTIONS_CLIENT_POOL,
+        ),
+    )
+
+
+# The interpreter's modules that parse a JSONPath on every use (`parse` imported by name).
+_JSONPATH_MODULES = (
+    "moto.stepfunctions.parser.asl.utils.json_path",  # jsonpath_ng.ext.parse: InputPath, Parameters' .$ …
+    "moto.stepfunctions.parser.asl.component.common.path.result_path",  # jsonpath_ng.parse: ResultPath
+)
+
+
+@contextmanager
+def cached_jsonpath_parsing() -> Iterator[None]:
+    """moto's ASL interpreter hands every path (`$.cell`, `$.result`…) to jsonpath_ng's PLY
+    parser each time a state reads or writes its data: about half a millisecond, many times per
+    state. A definition has a few dozen distinct paths and a parsed path is immutable (`find` and
+    `update_or_create` only read it): each is parsed once."""
+    import functools
+    import importlib
+
+    modules = [importlib.import_module(name) for name in _JSONPATH_MODULES]
+    if all(getattr(module.__dict__["parse"], "_cached", False) for module in modules):
+        yield
+        return
+    saved = [(module, module.__dict__["parse"]) for module in modules]
+    for module, parse in saved:
+        cached = functools.lru_cache(maxsize=4096)(parse)
+        cached._cached = True  # type: ignore[attr-defined]
+        setattr(module, "parse", cached)  # noqa: B010 - typed moto module
+    try:
+        yield
+    finally:
+        for module, parse in saved:
+            setattr(module, "parse", parse)  # noqa: B010
+
+
+@contextmanager
+def direct_attribute_values() -> Iterator[None]:
+    """moto serializes a DynamoDB answer by walking the service model: for each member of each
+    `AttributeValue` (ten of them: S, N, B, …) of each attribute of each item it tries the key under
+    several spellings. About a fifth of an UpdateItem's CPU and most of a GetItem's. An
+    `AttributeValue` is already in wire shape once moto's `dynamo_to_dict` made it (`{"S": "x"}`,
+    binary as bytes): it is copied as it is, binary base64-encoded as the serializer would."""
+    from moto.core.serialize import BaseJSONSerializer
+
+    original = BaseJSONSerializer._serialize_type_structure
+    if getattr(original, "_direct", False):
+        yield
+        return
+
+    def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if shape.name != "AttributeValue" or not isinstance(value, dict):
+            original(self, serialized, value, shape, key)
+            return
+        wire = attribute_value_wire(value, self._base64)
+        if key:
+            self._default_serialize(serialized, wire, shape, key)
+        else:
+            serialized.update(wire)
+
+    _serialize_type_structure._direct = True  # type: ignore[attr-defined]
+    BaseJSONSerializer._serialize_type_structure = _serialize_type_structure  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BaseJSONSerializer._serialize_type_structure = original  # type: ignore[method-assign]
+
+
+def attribute_value_wire(value: dict[str, Any], base64: Any) -> dict[str, Any]:
+    """One AttributeValue as DynamoDB's JSON carries it (members that are None are left out, as
+    the model-driven serializer leaves them out)."""
+    wire: dict[str, Any] = {}
+    for kind, member in value.items():
+        if member is None:
+            continue
+        if kind == "M":
+            wire[kind] = {name: attribute_value_wire(item, base64) for name, item in member.items()}
+        elif kind == "L":
+            wire[kind] = [attribute_value_wire(item, base64) for item in member]
+        elif kind == "B":
+            wire[kind] = base64(member)
+        elif kind == "BS":
+            wire[kind] = [base64(item) for item in member]
+        elif kind in ("S", "N"):
+            wire[kind] = str(member)
+        elif kind in ("SS", "NS"):
+            wire[kind] = [str(item) for item in member]
+        else:  # BOOL, NULL
+            wire[kind] = member
+    return wire
