@@ -24,6 +24,9 @@ def reset_marketplace_caches(*, keep_aws_clients: bool = False) -> None:
     batches._idempotency_config.cache_clear()
     presets.reset_presets_cache()
     predictions.reset_clients()
+    from marketplace import handover
+
+    handover.reset()
     from marketplace.archive import service as archive_service
 
     archive_service.lambda_client.cache_clear()

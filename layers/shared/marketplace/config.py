@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -52,6 +53,14 @@ class Settings(BaseModel):
     archive_function_name: str = ""
     # What Replicate bills per succeeded image (google/nano-banana: $0.039); estimates and costs.
     price_per_image_usd: float = Field(default=0.039, ge=0, allow_inf_nan=False)
+    # How this stack's own objects (uploads, an angle's PNG) reach Replicate: "url" (presigned S3
+    # GETs, the deployed product) or "files" (uploaded through Replicate's Files API: a laptop's
+    # S3 is on an address Replicate cannot reach). See docs/ARCHITECTURE.md, "Laptop mode".
+    replicate_input_handover: Literal["url", "files"] = "url"
+    # How a prediction's end is learnt: "webhook" (Replicate calls WEBHOOK_URL; the reconciler
+    # polls what it missed) or "poll" (no webhook is given: nothing public can receive it; the
+    # reconciler polls every pending cell through Replicate's prediction list).
+    replicate_completion: Literal["webhook", "poll"] = "webhook"
 
     @field_validator("replicate_base_url", "public_asset_base_url", "aws_endpoint_url")
     @classmethod
@@ -85,6 +94,8 @@ class Settings(BaseModel):
             replicate_create_burst=int(env.get("REPLICATE_CREATE_BURST", "50") or 0),
             archive_function_name=env.get("ARCHIVE_FUNCTION_NAME", ""),
             price_per_image_usd=float(env.get("PRICE_PER_IMAGE_USD", "0.039") or 0.039),
+            replicate_input_handover=(env.get("REPLICATE_INPUT_HANDOVER") or "url").strip().lower(),  # type: ignore[arg-type]
+            replicate_completion=(env.get("REPLICATE_COMPLETION") or "webhook").strip().lower(),  # type: ignore[arg-type]
         )
 
 

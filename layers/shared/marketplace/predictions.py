@@ -7,6 +7,11 @@ answers become the workflow's error names: 429 → ``ReplicateRateLimited`` carr
 ``ReplicateUnavailable`` (retried by the state machine with backoff and jitter; the client never
 retries a POST itself), any other 4xx → ``ReplicateRejected`` (the cell fails).
 
+``upload_file`` hands bytes to Replicate's Files API (``client.files.create``) and answers the
+file's URL, which Replicate accepts as an input: how a laptop's inputs reach Replicate
+(``REPLICATE_INPUT_HANDOVER=files``, see ``handover``). ``list_predictions_page`` reads
+Replicate's prediction list, newest first: the poll of many predictions in one request.
+
 ``get_prediction`` is the reconciler's poll. It returns Replicate's JSON as a plain dict: the
 client's ``Prediction`` model rejects the status ``aborted``, and its transport would retry a 429
 for up to a minute, which a scheduled sweep should not wait for.
@@ -19,12 +24,17 @@ The API token never appears in a log line or an exception message.
 
 from __future__ import annotations
 
+import io
 import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .config import get_settings
 from .errors import ReplicateRateLimited, ReplicateRejected, ReplicateUnavailable
@@ -139,41 +149,71 @@ def reset_clients() -> None:
         _pollers.clear()
 
 
-def _map_status(status: int | None, detail: str) -> Exception:
+def _map_status(status: int | None, detail: str, what: str = "the prediction") -> Exception:
     if status == 429:
         return ReplicateRateLimited(f"Replicate rate limit: {detail}")
     if status is None or status >= 500:
         return ReplicateUnavailable(f"Replicate unavailable ({status}): {detail}")
-    return ReplicateRejected(f"Replicate rejected the prediction ({status}): {detail}")
+    return ReplicateRejected(f"Replicate rejected {what} ({status}): {detail}")
 
 
-def start_prediction(prompt: str, image_input: list[str], webhook_url: str) -> str:
-    """Creates the prediction and returns its id. Raises the workflow's error classes."""
+@contextmanager
+def _client_errors(what: str) -> Iterator[None]:
+    """The official client's failures as the workflow's error classes (never the token)."""
     import httpx
     from pydantic import ValidationError
     from replicate.exceptions import ReplicateError
 
-    client = get_client()
     try:
-        prediction = client.predictions.create(
-            model=MODEL,
-            input={"prompt": prompt, "image_input": list(image_input), "output_format": OUTPUT_FORMAT},
-            webhook=webhook_url,
-            webhook_events_filter=WEBHOOK_EVENTS,
-        )
+        yield
     except ReplicateError as error:
         detail = error.detail or error.title or "no detail"
-        raise _map_status(error.status, detail) from None
+        raise _map_status(error.status, detail, what) from None
     except httpx.TimeoutException as error:
         raise ReplicateUnavailable(f"Replicate timed out: {type(error).__name__}") from None
     except httpx.TransportError as error:
         raise ReplicateUnavailable(f"Replicate unreachable: {type(error).__name__}") from None
-    except (ValidationError, ValueError, KeyError) as error:
-        # A 2xx whose body is not a prediction: treat as a transient upstream fault.
+    except (ValidationError, ValueError, KeyError, TypeError) as error:
+        # A 2xx whose body is not what was asked for: treat as a transient upstream fault.
         raise ReplicateUnavailable(f"Replicate answered an unexpected body: {type(error).__name__}") from None
+
+
+def start_prediction(prompt: str, image_input: list[str], webhook_url: str | None) -> str:
+    """Creates the prediction and returns its id; without ``webhook_url`` none is asked for
+    (completion is polled). Raises the workflow's error classes."""
+    client = get_client()
+    hook: dict[str, Any] = {"webhook": webhook_url, "webhook_events_filter": WEBHOOK_EVENTS} if webhook_url else {}
+    with _client_errors("the prediction"):
+        prediction = client.predictions.create(
+            model=MODEL,
+            input={"prompt": prompt, "image_input": list(image_input), "output_format": OUTPUT_FORMAT},
+            **hook,
+        )
     prediction_id = str(prediction.id)
     logger.debug("prediction created", extra={"prediction_id": prediction_id, "status": prediction.status})
     return prediction_id
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    url: str  # the file's `urls.get`: what a prediction's input names
+    expires_at: float | None  # epoch seconds (Replicate keeps files 24 h)
+
+
+def upload_file(data: bytes, filename: str, content_type: str) -> UploadedFile:
+    """``POST /v1/files`` through the official client. Raises the workflow's error classes."""
+    client = get_client()
+    with _client_errors("the file"):
+        made = client.files.create(io.BytesIO(data), filename=filename, content_type=content_type)
+        url = str(made.urls["get"])
+    expires: float | None = None
+    if made.expires_at:
+        try:
+            expires = datetime.fromisoformat(str(made.expires_at).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            expires = None
+    logger.debug("input handed over through the Files API", extra={"file_id": made.id, "bytes": len(data)})
+    return UploadedFile(url, expires)
 
 
 def _poll(method: str, path: str) -> httpx.Response:
@@ -186,6 +226,37 @@ def _poll(method: str, path: str) -> httpx.Response:
         raise ReplicateUnavailable(f"Replicate timed out: {type(error).__name__}") from None
     except httpx.TransportError as error:
         raise ReplicateUnavailable(f"Replicate unreachable: {type(error).__name__}") from None
+
+
+def list_predictions_page(page_url: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of ``GET /v1/predictions`` (newest first) and the next page's URL. A next URL
+    that is not on Replicate's own origin is not followed (the token goes nowhere else)."""
+    data = _json_or_raise(_poll("GET", page_url or "/v1/predictions"))
+    results = data.get("results")
+    if not isinstance(results, list):
+        raise ReplicateUnavailable("Replicate answered a body that is not a prediction list")
+    next_url = data.get("next")
+    base = urlsplit(_base_url())
+    if not isinstance(next_url, str) or urlsplit(next_url)[:2] != base[:2]:
+        next_url = None
+    return [item for item in results if isinstance(item, dict) and item.get("id")], next_url
+
+
+def _json_or_raise(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+            detail = str(body.get("detail") or body.get("title") or "no detail")
+        except (ValueError, AttributeError):
+            detail = "no detail"
+        raise _map_status(response.status_code, detail)
+    try:
+        data = response.json()
+    except ValueError:
+        raise ReplicateUnavailable("Replicate answered a body that is not JSON") from None
+    if not isinstance(data, dict):
+        raise ReplicateUnavailable("Replicate answered a body that is not an object")
+    return data
 
 
 def get_prediction(prediction_id: str) -> dict[str, Any]:

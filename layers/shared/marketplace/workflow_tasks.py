@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from . import create_slots, pacing, predictions, workflow
+from . import create_slots, handover, pacing, predictions, workflow
 from .cells import PREDICTION_FAILED, push, push_cell, resume
+from .config import get_settings
 from .domain import Cell
 from .errors import ReplicateRateLimited, ReplicateRejected, ReplicateUnavailable, StateConflict, ValidationFailed
 from .observability import logger, metrics
 from .repository import get_repository
 from .source_urls import own_upload_key
 from .statuses import CellStatus
-from .urls import HANDOVER_URL_SECONDS, object_url
 from .views import BATCH_COMPLETED, batch_completed
 
 RUN_ENDED = "the workflow ended before this cell finished"
@@ -94,10 +94,10 @@ def start_cell_prediction(task: PredictionTask, webhook_base_url: str) -> dict[s
     wait = create_slots.wait_for_slot(task.slot_ms, task.color_index, task.angle_output)
     if wait is not None:
         return _defer(task, wait, "create slot ahead")
-    image_input = _image_input(cell, task.angle_output)
-
-    webhook = webhook_url_for(webhook_base_url, task.batch_id, task.angle_key, task.color_key, cell.attempt)
+    webhook = completion_webhook(webhook_base_url, task.batch_id, task.angle_key, task.color_key, cell.attempt)
     try:
+        # Inside: a hand-over through the Files API meets Replicate's limits like a create.
+        image_input = _image_input(cell, task.angle_output)
         prediction_id = predictions.start_prediction(cell.prompt, image_input, webhook)
     except ReplicateRateLimited as throttled:
         metrics.add_metric(name="CreatesThrottled", unit="Count", value=1)
@@ -122,6 +122,14 @@ def start_cell_prediction(task: PredictionTask, webhook_base_url: str) -> dict[s
     owner = processing.owner or task.owner or _owner(task.batch_id)
     push_cell(owner, processing, connections if owner == task.owner else None)
     return {"predictionId": prediction_id}
+
+
+def completion_webhook(base: str, batch_id: str, angle_key: str, color_key: str | None, attempt: int) -> str | None:
+    """The webhook Replicate calls when the prediction ends; None when completion is polled
+    (``REPLICATE_COMPLETION=poll``: no public URL can receive it, the reconciler polls)."""
+    if get_settings().replicate_completion == "poll" or not base:
+        return None
+    return webhook_url_for(base, batch_id, angle_key, color_key, attempt)
 
 
 def _cancel_quietly(prediction_id: str) -> None:
@@ -158,13 +166,14 @@ def _image_input(cell: Cell, angle_output: Mapping[str, Any] | None) -> list[str
         image_key = angle.imageKey if angle else None
     if not image_key:
         raise ValidationFailed(f"angle {cell.angleKey} has no output to colour", field="imageKey")
-    return [object_url(image_key, expires_in=HANDOVER_URL_SECONDS)]
+    return [handover.object_input(image_key)]
 
 
 def handover_url(url: str) -> str:
-    """An own upload re-signed for Replicate; any other (allow-listed https) URL as it is."""
+    """An own upload re-signed for Replicate (or handed over through its Files API, see
+    ``handover``); any other (allow-listed https) URL as it is."""
     key = own_upload_key(url)
-    return object_url(key, expires_in=HANDOVER_URL_SECONDS) if key else url
+    return handover.object_input(key) if key else url
 
 
 # ----- RecordFailure ----------------------------------------------------------------------
