@@ -30,12 +30,14 @@ import urllib.parse
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from . import model as model_module
 from .files import FileStore, UnreachableInput, check_reachable
+from .output_spool import OutputSpool
 from .ratelimit import TokenBucket
 from .settings import FAULT_NAMES, StandinSettings, validate_faults
 from .signing import generate_secret, new_message_id, signed_headers
@@ -109,9 +111,10 @@ class Prediction:
     error: str | None = None
     logs: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
-    output_bytes: bytes | None = None
+    output_path: Path | None = None  # in the store's OutputSpool
     output_content_type: str = "image/png"
     output_filename: str = "output.png"
+    drifted: bool = False  # a colour job painted off its target by the ``drift`` fault
 
     @property
     def terminal(self) -> bool:
@@ -309,6 +312,7 @@ class StandinStore:
         self._webhooks_queued = Gauge(settings.webhook_queue_size)
         self._downloads = Gauge(settings.max_downloads)
         self.files = FileStore(settings.max_input_bytes, settings.max_file_store_bytes)
+        self._outputs = OutputSpool()
 
     # ------------------------------------------------------------------ inspection
 
@@ -365,6 +369,7 @@ class StandinStore:
             # caller subscribed to `completed` only.
             effective["reorder"] += "reorder" in faults and "drop" not in faults and prediction.wants("start")
             effective["slow"] += "slow" in faults and "fail" not in faults
+            effective["drift"] += "drift" in faults and "fail" not in faults and prediction.drifted
         drawn["ratelimit"] = effective["ratelimit"] = ratelimited
         completed = [d for d in deliveries if d["event"] == "completed"]
         return {
@@ -467,6 +472,7 @@ class StandinStore:
     def close(self) -> None:
         """Stop background work (pending work is abandoned) and the worker thread."""
         self._worker.close()
+        self._outputs.close()
         with self._idle:
             self._pending = 0
             self._idle.notify_all()
@@ -485,7 +491,9 @@ class StandinStore:
         if version is None:
             raise UnknownModelError(model_name)
         with self._lock:
-            drawn = frozenset(name for name in FAULT_NAMES if self._rng.random() < self._faults.get(name, 0.0))
+            # ``drift`` is drawn only when asked for: the other kinds' seeded sequences stay as they were.
+            drawn = frozenset(name for name in FAULT_NAMES if (name != "drift" or self._faults.get(name))
+                              and self._rng.random() < self._faults.get(name, 0.0))
             if "ratelimit" in drawn:
                 self._ratelimited += 1
                 raise RateLimitError()
@@ -528,17 +536,15 @@ class StandinStore:
             prediction = self._predictions.get(prediction_id)
             if (
                 prediction is None
-                or prediction.output_bytes is None
+                or prediction.output_path is None
                 or prediction.output_filename != filename
                 or prediction.completed_monotonic is None
                 or time.monotonic() - prediction.completed_monotonic >= self.settings.output_ttl_seconds
             ):
                 return None
-            return DeliveredOutput(
-                data=prediction.output_bytes,
-                content_type=prediction.output_content_type,
-                slow="slow" in prediction.faults,
-            )
+            path, content_type, slow = prediction.output_path, prediction.output_content_type, "slow" in prediction.faults
+        data = self._outputs.read(path)
+        return None if data is None else DeliveredOutput(data=data, content_type=content_type, slow=slow)
 
     def page(self, after_seq: int | None, before_seq: int | None) -> tuple[list[dict[str, Any]], int | None, int | None]:
         """One page newest first: items older than ``after_seq`` (a "next" cursor) or the
@@ -788,9 +794,10 @@ class StandinStore:
             if prediction.terminal:  # canceled meanwhile
                 return None
             if generated is not None:
-                prediction.output_bytes = generated.data
+                prediction.output_path = self._outputs.put(prediction.id, generated.data)
                 prediction.output_content_type = generated.content_type
                 prediction.output_filename = generated.filename
+                prediction.drifted = "drift" in prediction.faults and generated.job.kind == "color"
                 prediction.output = f"{self.settings.output_base_url}/delivery/{prediction.id}/{generated.filename}"
                 prediction.logs += (
                     f"Generated {generated.job.kind} image ({generated.job.label}) {generated.size[0]}x{generated.size[1]}\n"
@@ -839,6 +846,7 @@ class StandinStore:
             list(zip(urls, sources, strict=True)),
             prediction.input.get("output_format") or "jpg",  # the real model defaults to jpg
             self.settings.max_input_pixels,
+            "drift" in prediction.faults,
         )
 
     async def _fetch(self, url: str) -> bytes:

@@ -309,3 +309,21 @@ def test_given_faults_changed_at_runtime_when_created_then_new_predictions_use_t
         assert create(client, "angle: x", []).status_code == 201
         with pytest.raises(ValueError, match="unknown fault"):
             store.set_faults({"boom": 1.0})
+
+
+def test_given_finished_predictions_then_their_outputs_wait_on_disk_not_in_memory_until_the_store_closes(
+    network: FakeNetwork,
+):
+    """A 30 x 40 batch leaves 1,230 outputs for Replicate's hour: they used to sit in the
+    stand-in's memory (about 60 MB); now each is a file, read when it is downloaded."""
+    with standin(network) as (client, store):
+        created = [create(client, f"angle: x{i}", []).json() for i in range(3)]
+        assert store.wait_idle(5)
+        paths = [store._predictions[c["id"]].output_path for c in created]
+        assert all(path is not None and path.stat().st_size > 1000 for path in paths)
+        for item, path in zip(created, paths, strict=True):
+            served = client.get(f"/delivery/{item['id']}/output.png")
+            assert served.status_code == 200 and served.content == path.read_bytes()  # type: ignore[union-attr]
+            Image.open(io.BytesIO(served.content)).verify()
+        assert not any(isinstance(v, bytes) for p in store._predictions.values() for v in vars(p).values())
+    assert not any(path.exists() for path in paths)  # type: ignore[union-attr]
