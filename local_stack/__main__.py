@@ -12,6 +12,7 @@ import time
 import warnings
 from pathlib import Path
 
+from .poller import TARGETS, choose_target, describe
 from .stack import LocalStack
 
 
@@ -44,6 +45,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--moto-in-process",
         action="store_true",
         help="run moto in this process instead of its own process (one core for moto and the handlers)",
+    )
+    parser.add_argument(
+        "--replicate",
+        choices=TARGETS,
+        default=None,
+        help="which Replicate: the stand-in; standin-remote (STANDIN_REMOTE=1): the stand-in playing the remote "
+        "Replicate; replicate (REPLICATE_API_TOKEN set): api.replicate.com, real images, billed",
     )
     parser.add_argument(
         "--handler-log-level",
@@ -91,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         standin_process=not args.standin_in_process,
         moto_process=not args.moto_in_process,
         warm=True,
+        replicate=args.replicate or choose_target(os.environ),
     )
     try:
         stack.start()
@@ -104,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         f"WebSocket {urls['ws_url']}  stand-in {urls['standin_url']}  moto {urls['moto_url']}",
         flush=True,
     )
+    print(describe(stack.replicate, urls["standin_url"]), flush=True)
     if args.ready_file:
         write_ready_file(args.ready_file, stack)
     status = 0

@@ -8,6 +8,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .poller import STANDIN, target_environment
+
 # Variables a developer may set in the shell to change the local stack's behaviour; the shell's
 # value wins over the local default for these.
 SHELL_OVERRIDABLE = (
@@ -72,8 +74,10 @@ def local_environment(
     secrets_: LocalSecrets,
     shell: Mapping[str, str],
     overrides: Mapping[str, str] | None = None,
+    replicate_target: str = STANDIN,
 ) -> dict[str, str | None]:
-    """The variables to set (value) or unset (None) before any handler runs."""
+    """The variables to set (value) or unset (None) before any handler runs; ``replicate_target``
+    (``poller.TARGETS``) says which Replicate the handlers talk to and how."""
     base = f"http://{host}:{port}"
     standin = f"http://{host}:{standin_port}"
     env: dict[str, str | None] = dict(template_env)
@@ -109,6 +113,7 @@ def local_environment(
             "STANDIN_WEBHOOK_SECRET": secrets_.webhook_secret,
         }
     )
+    env.update(target_environment(replicate_target, shell))
     # A developer's HTTP proxy must not see the stack's own calls.
     for key in ("NO_PROXY", "no_proxy"):
         existing = [h for h in (shell.get(key) or "").split(",") if h.strip()]

@@ -26,6 +26,7 @@ from .gateway import Gateway
 from .lambdas import Functions, MotoLambdaDispatch, clear_code_caches
 from .model import StackModel
 from .moto_process import MOTO_CONFIG, MOTO_PROCESS_ENV, ShortMotoLog, applied_moto_fixes
+from .poller import POLL_SECONDS, REMOTE_TARGETS, REPLICATE, STANDIN, TARGETS, Poller
 from .provision import Provisioned, provision
 from .remote_lambda import LambdaInvokeServer
 from .schedules import Scheduler
@@ -64,6 +65,7 @@ class LocalStack:
         integration_timeout_s: float = HTTP_API_INTEGRATION_TIMEOUT_SECONDS,
         standin_process: bool = False,
         moto_process: bool = False,
+        replicate: str = STANDIN,
     ) -> None:
         self.root = Path(root).resolve() if root else ROOT
         self.template_path = Path(template_path).resolve() if template_path else self.root / "template.yaml"
@@ -73,7 +75,10 @@ class LocalStack:
         self.log: Callable[[str], None] | None = None if quiet else (log or _print)
         self.parameters = dict(parameters or {})
         self._schedule_seconds = schedule_seconds
-        self.with_standin = standin
+        if replicate not in TARGETS:
+            raise ValueError(f"replicate must be one of {', '.join(TARGETS)}, got {replicate!r}")
+        self.replicate = replicate  # poller.TARGETS: which Replicate, and laptop mode for the remote ones
+        self.with_standin = standin and replicate != REPLICATE
         self.standin_process = standin_process
         self.moto_process = moto_process
         self.warm = warm
@@ -94,6 +99,7 @@ class LocalStack:
         self._invoke_server: LambdaInvokeServer | None = None
         self.failure: str | None = None
         self._scheduler: Scheduler | None = None
+        self._poller: Poller | None = None
         self._dispatch: MotoLambdaDispatch | None = None
         self._saved_environ: dict[str, str] | None = None
         self._saved_moto_config: dict[str, Any] | None = None
@@ -210,7 +216,14 @@ class LocalStack:
         interval = self._schedule_seconds
         if interval is None and os.environ.get("LOCAL_SCHEDULE_SECONDS"):
             interval = float(os.environ["LOCAL_SCHEDULE_SECONDS"])  # else each schedule's own rate
-        self._scheduler = Scheduler(self.model.schedules, self.functions.invoke, interval, self.log)
+        schedules = self.model.schedules
+        if self.replicate in REMOTE_TARGETS:
+            # Laptop mode: no webhook can reach us; the reconciler's sweep is the completion path.
+            reconcile, schedules = Poller.split(schedules)
+            poll_s = float(os.environ.get("LOCAL_POLL_SECONDS") or POLL_SECONDS)
+            self._poller = Poller(reconcile, self.functions.invoke, poll_s, self.log)
+            self._poller.start()
+        self._scheduler = Scheduler(schedules, self.functions.invoke, interval, self.log)
         self._scheduler.start()
         if self._standin_child is not None:
             self._standin_child.wait_ready()
@@ -224,6 +237,8 @@ class LocalStack:
         self._running = False
         if self._scheduler:
             self._scheduler.stop()
+        if self._poller:
+            self._poller.stop()
         if self.gateway:
             self.gateway.accepting = False
         self._stop_executions()
@@ -303,6 +318,7 @@ class LocalStack:
             secrets_=self.secrets,
             shell=os.environ,
             overrides=self._env,
+            replicate_target=self.replicate,
         )
         for key, value in env.items():
             if value is None:
@@ -428,6 +444,7 @@ class LocalStack:
             "page": f"{self.base_url}/",
             "api": f"{self.base_url}/api",
             **self._urls,
+            "replicate": self.replicate,
         }
 
     def client(self, service: str, **kwargs: Any) -> Any:

@@ -209,7 +209,13 @@ def run_demo(
         say(f"  ready in {stack.startup_seconds or 0:.1f}s")
         say(f"    API        {urls.get('api') or base + '/api'}")
         say(f"    WebSocket  {urls.get('ws_url')}")
-        say(f"    stand-in   {urls.get('standin_url')}  (latency {latency}s per prediction)")
+        replicate = urls.get("replicate") or "standin"
+        if replicate == "replicate":
+            say("    Replicate  api.replicate.com with your REPLICATE_API_TOKEN: real images, billed per image "
+                "(the estimate comes before the batch)")
+        else:
+            mode = ", playing the remote Replicate: Files API, polled" if replicate == "standin-remote" else ""
+            say(f"    stand-in   {urls.get('standin_url')}  (latency {latency}s per prediction{mode})")
         say(f"    moto       {urls.get('moto_url')}")
         say(f"    web page   {_page_url(base, user=user)}")
         say(f"Uploading {len(photos)} sample photos from {_relative(photos[0].parent)}/")

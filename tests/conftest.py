@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,11 @@ from tests.support.stack_process import running_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_PRESETS = ROOT / "samples" / "presets"
+
+# Tests never talk to the real Replicate, nor run every stack in laptop mode because of the
+# developer's shell: `python -m local_stack` (which tests start) picks its Replicate from these.
+for _name in ("REPLICATE_API_TOKEN", "STANDIN_REMOTE", "REPLICATE_INPUT_HANDOVER", "REPLICATE_COMPLETION"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ The secure stack is shared by the fuzz and other security tests, so its log cove
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 from pathlib import Path
@@ -18,24 +17,11 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from tests.support.e2e_client import E2EClient, jpeg_bytes
+from tests.support.secrets_scan import leaks as found_leaks
 from tests.support.stack_state import Standin
 
 pytestmark = pytest.mark.security
 BASE = "/api/car/marketplace"
-
-
-def needles(secrets: dict[str, str]) -> dict[str, str]:
-    token, webhook, ticket = (secrets["LOCAL_REPLICATE_API_TOKEN"], secrets["LOCAL_WEBHOOK_SECRET"],
-                              secrets["LOCAL_TICKET_SECRET"])
-    key = base64.b64decode(webhook.removeprefix("whsec_"))
-    return {
-        "REPLICATE_API_TOKEN": token,
-        "REPLICATE_API_TOKEN without its r8_ prefix": token.removeprefix("r8_"),
-        "webhook secret": webhook,
-        "webhook secret without its whsec_ prefix": webhook.removeprefix("whsec_"),
-        "webhook key as hex": key.hex(),
-        "TICKET_SECRET": ticket,
-    }
 
 
 @pytest.mark.timeout(180)
@@ -76,6 +62,4 @@ def test_given_a_full_batch_and_the_error_paths_when_every_log_is_read_then_no_s
     assert "[MP] enqueue" in log, "DEBUG handler logs were on: the log is worth searching"
     own = capfd.readouterr()
     places = {"stack log": log, "test logs": caplog.text, "test stdout": own.out, "test stderr": own.err}
-    leaks = [f"{name} in {where}" for name, value in needles(secrets).items()
-             for where, text in places.items() if value in text]
-    assert leaks == []
+    assert found_leaks(secrets, places) == []
