@@ -17,44 +17,40 @@ Bare words such as "paint", "colour" or "grey" are deliberately not enough: the 
 angle template says "reflections on the paint", "true-to-life colours" and "light grey studio
 backdrop", and a dealer may upload a single photo, so a looser rule would repaint angle jobs.
 
-Angle output: the sources are brightened and auto-contrasted; one of them (chosen by a
-stable hash of the angle label, so different angles give different pictures) is the hero,
-feathered onto a light-grey studio backdrop with a soft floor shadow; the others appear as
-small thumbnails bottom right; the angle label is written top left. Always 640x480.
+Angle output: the car of ``car_render`` (the renderer that drew the sample photos) seen from
+the viewpoint the prompt names (``viewpoint.view_of``: degrees, else front / rear / side /
+left / right / overhead words), as a studio shot (``studio``), in the paint measured in the
+sources (``photo_paint.measure_paint``, the per-channel median over the sources; a text-only
+prompt: the colour it names). Always 640x480; the scene is kept in a PNG text chunk.
 
-Colour output: the saturated, not-too-dark pixels (the car body) get the target hue and
-saturation and have their brightness rescaled toward the target's; unsaturated backdrop
-pixels are kept. If almost nothing is saturated (a white/grey/black car), the mask falls back
-to "differs from the border colour". The colour is written bottom left. Same size as the
-input, shrunk to fit 640x480.
+Colour output: a stand-in picture (it carries its scene) is drawn again with the body in the
+target colour and the finish the prompt names (``viewpoint.finish_of``: metallic, pearl, matte,
+chrome, else gloss): only the body changes. With the ``drift`` fault the paint is
+``viewpoint.drifted`` (plainly off the target) instead. Any other input is repainted pixel by
+pixel (``photo_paint.colorize``); same size as the input, shrunk to fit 640x480.
 
-Cost (the stand-in runs beside the whole stack on 2 cores, so its CPU is the product's): outputs
-are 640x480 (a quarter of the pixels of 1024x768, still far above what a thumbnail or a check
-needs); each distinct input is decoded once and kept, shrunk to fit the output, in a small LRU
-keyed by its SHA-256 (every angle of a car reuses the same photos, every colour of an angle the
-same angle image), and so is a colour job's per-input work (HSV split, body mask), so the colours
-of one angle only repaint and encode. PNGs use compress_level 1. About 10-13 ms of CPU per
-output instead of about 62 ms (figures in the stand-in README).
+Cost (the stand-in runs beside the whole stack on 2 cores, so its CPU is the product's): each
+distinct input is decoded once and kept, shrunk to fit the output, in a small LRU keyed by its
+SHA-256 (every angle of a car reuses the same photos), and so is the paint measured in it; a
+studio shot is drawn at twice the size and halved, on a set (backdrop and contact shadow) made
+once per viewpoint; PNGs use compress_level 1 (figures in the stand-in README).
 """
 
 from __future__ import annotations
 
-import colorsys
 import functools
 import hashlib
 import io
 import re
-import threading
-import zlib
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from dataclasses import dataclass, replace
+from typing import Literal
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageOps, ImageStat
+from PIL import Image, ImageOps
 
-WIDTH, HEIGHT = 640, 480
-_SCALE = WIDTH / 1024  # the layout was drawn for 1024x768
+from . import photo_paint, studio, viewpoint
+from .lru import LRU
+
+WIDTH, HEIGHT = studio.WIDTH, studio.HEIGHT
 CACHE_ENTRIES = 48
 """Decoded inputs kept (each at most WIDTH x HEIGHT x 3 bytes: under 45 MB in all), and as many
 colour preparations (about twice that each)."""
@@ -192,46 +188,11 @@ def decode_image(data: bytes, source: str, max_pixels: int, draft: tuple[int, in
         raise ModelError(f"Failed to read image {source}: {exc}") from exc
 
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class LRU(Generic[K, V]):
-    """A small thread-safe least-recently-used cache (the model runs in a thread pool)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: K, make: Callable[[], V]) -> V:
-        """The cached value, or ``make()`` (outside the lock; errors are not cached)."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key]
-            self.misses += 1
-        value = make()
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.hits = self.misses = 0
-
-
 _DECODED: LRU[tuple[bytes, int], Image.Image] = LRU(CACHE_ENTRIES)
 
 
-_LIT: LRU[tuple[tuple[bytes, int], str], Image.Image] = LRU(CACHE_ENTRIES)
-"""An input's lit hero and lit thumbnail (the same for every angle of a car)."""
+_PAINT: LRU[tuple[bytes, int], tuple[int, int, int]] = LRU(CACHE_ENTRIES)
+"""The paint measured in each input (the same for every angle of a car)."""
 
 
 def load_image(data: bytes, source: str, max_pixels: int) -> Image.Image:
@@ -255,332 +216,67 @@ def generate(
     sources: list[tuple[str, bytes]],
     output_format: str = "png",
     max_pixels: int = 40_000_000,
+    drift: bool = False,
 ) -> Output:
-    """Run the model on already downloaded ``(url, bytes)`` sources."""
+    """Run the model on already downloaded ``(url, bytes)`` sources; ``drift`` (the fault) paints
+    a colour job plainly off its target."""
     job = classify(prompt, len(sources))
     images = [load_image(data, url, max_pixels) for url, data in sources]
     keys = [(hashlib.sha256(data).digest(), max_pixels) for _, data in sources]
+    scene: studio.Scene | None = None
     if job.kind == "color":
         assert job.color is not None
-        result = colorize(images[0], job.color, job.label, cache_key=keys[0])
+        paint = viewpoint.drifted(job.color) if drift else job.color
+        fed = scene_of(sources[0][1])
+        if fed is not None:
+            scene = fed.repainted(paint, viewpoint.finish_of(prompt))
+            result, _mask = studio.render(scene)
+        else:
+            result = photo_paint.colorize(images[0], paint, cache_key=keys[0])
     else:
-        result = compose_angle(images, job.label, prompt, cache_keys=keys)
+        view = viewpoint.view_of(prompt)
+        scene = studio.Scene(view.azimuth, view.elevation, source_paint(images, keys, prompt), "gloss", job.label)
+        result, _mask = studio.render(scene)
     return Output(
-        data=encode(result, output_format),
+        data=encode(result, output_format, scene),
         content_type="image/jpeg" if output_format == "jpg" else "image/png",
         filename="output.jpg" if output_format == "jpg" else "output.png",
-        job=job,
+        job=replace(job, color=paint) if job.kind == "color" else job,
         size=result.size,
     )
 
 
-def encode(image: Image.Image, output_format: str) -> bytes:
+def source_paint(images: list[Image.Image], keys: list[tuple[bytes, int]], prompt: str) -> tuple[int, int, int]:
+    """The car's own paint: the per-channel median of the paint measured in each source (each
+    measured once); without sources, the colour the prompt names (else a neutral blue)."""
+    if not images:
+        named = find_colour(prompt)
+        return named[1] if named else photo_paint.UNKNOWN_PAINT
+    paints = [_PAINT.get(key, functools.partial(photo_paint.measure_paint, image))
+              for image, key in zip(images, keys, strict=True)]
+    red, green, blue = (sorted(channel)[len(channel) // 2] for channel in zip(*paints, strict=True))
+    return red, green, blue
+
+
+def scene_of(data: bytes) -> studio.Scene | None:
+    """The scene a stand-in picture carries (its PNG text chunk), else None."""
+    if not data.startswith(b"\x89PNG"):
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            text = getattr(image, "text", {}).get(studio.SCENE_KEY)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    return studio.Scene.from_text(text) if isinstance(text, str) else None
+
+
+def encode(image: Image.Image, output_format: str, scene: studio.Scene | None = None) -> bytes:
     buffer = io.BytesIO()
     if output_format == "jpg":
         image.save(buffer, format="JPEG", quality=90)
     else:
         # compress_level=1: 3-4x faster than the default for ~25% more bytes; the RLE strategy
         # (3) costs the same and saves another ~20% on the flat studio backdrop.
-        image.save(buffer, format="PNG", compress_level=1, compress_type=3)
+        image.save(buffer, format="PNG", compress_level=1, compress_type=3,
+                   pnginfo=studio.png_info(scene) if scene is not None else None)
     return buffer.getvalue()
-
-
-@functools.lru_cache(maxsize=4)
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
-
-
-def _px(value: float) -> int:
-    """A length of the 1024x768 layout at the output size."""
-    return max(1, round(value * _SCALE))
-
-
-@functools.lru_cache(maxsize=1)
-def _backdrop() -> Image.Image:
-    """Light-grey studio sweep: a wall darkening toward the horizon, a lit floor."""
-    horizon = int(HEIGHT * 0.62)
-    column = []
-    for y in range(HEIGHT):
-        if y < horizon:
-            column.append(238 - (16 * y) // horizon)
-        else:
-            column.append(222 + (24 * (y - horizon)) // (HEIGHT - horizon))
-    strip = Image.new("L", (1, HEIGHT))
-    strip.putdata(column)
-    grey = strip.resize((WIDTH, HEIGHT), Image.Resampling.NEAREST)
-    cool = grey.point(lambda v: min(255, v + 3))
-    warm = grey.point(lambda v: max(0, v - 2))
-    return Image.merge("RGB", (warm, grey, cool))
-
-
-_GAMMA_LUT = [min(255, int(255 * (i / 255) ** 0.8 + 0.5)) for i in range(256)] * 3
-
-
-def _studio_light(image: Image.Image) -> Image.Image:
-    """Auto-contrast then lift the shadows (gamma 0.8): poorly lit photos come out bright."""
-    return ImageOps.autocontrast(image, cutoff=1, preserve_tone=True).point(_GAMMA_LUT)
-
-
-@functools.lru_cache(maxsize=16)
-def _feather_mask(size: tuple[int, int], radius_fraction: float = 0.06) -> Image.Image:
-    """A rounded rectangle with soft edges (drawn at 1/4 scale, blurred, scaled up)."""
-    width, height = size
-    small = (max(4, width // 4), max(4, height // 4))
-    inset = max(1, int(min(small) * radius_fraction))
-    mask = Image.new("L", small, 0)
-    ImageDraw.Draw(mask).rounded_rectangle(
-        (inset, inset, small[0] - 1 - inset, small[1] - 1 - inset),
-        radius=inset * 2,
-        fill=255,
-    )
-    return mask.filter(ImageFilter.GaussianBlur(inset * 0.8)).resize(size, Image.Resampling.BILINEAR)
-
-
-def _floor_shadow(canvas: Image.Image, centre_x: int, floor_y: int, width: int) -> None:
-    height = max(24, width // 9)
-    scale = 4
-    box_w, box_h = width + height * 2, height * 3
-    small = Image.new("L", (box_w // scale, box_h // scale), 0)
-    ImageDraw.Draw(small).ellipse(
-        (height // scale, height // scale, (box_w - height) // scale, (2 * height) // scale),
-        fill=120,
-    )
-    mask = small.filter(ImageFilter.GaussianBlur(height / scale / 2.5)).resize((box_w, box_h), Image.Resampling.BILINEAR)
-    canvas.paste((70, 70, 74), (centre_x - box_w // 2, floor_y - box_h // 2), mask)
-
-
-def _pill(
-    canvas: Image.Image,
-    xy: tuple[int, int],
-    lines: list[tuple[str, int]],
-    swatch: tuple[int, int, int] | None = None,
-    anchor_bottom: bool = False,
-) -> None:
-    """Text lines on a translucent white rounded box (at ``xy``; bottom-left if anchor_bottom)."""
-    draw = ImageDraw.Draw(canvas, "RGBA")
-    pad = _px(12)
-    swatch_size = _px(28) if swatch else 0
-    lines = [(text, max(11, _px(size))) for text, size in lines]
-    boxes = [tuple(int(v) for v in draw.textbbox((0, 0), text, font=_font(size))) for text, size in lines]
-    text_w = max(box[2] - box[0] for box in boxes)
-    heights = [box[3] - box[1] + _px(6) for box in boxes]
-    width = text_w + 2 * pad + (swatch_size + _px(10) if swatch else 0)
-    height = max(sum(heights), swatch_size) + 2 * pad
-    x, y = xy
-    if anchor_bottom:
-        y -= height
-    draw.rounded_rectangle((x, y, x + width, y + height), radius=_px(10), fill=(255, 255, 255, 200))
-    text_x = x + pad
-    if swatch:
-        top = y + (height - swatch_size) // 2
-        draw.rounded_rectangle(
-            (x + pad, top, x + pad + swatch_size, top + swatch_size),
-            radius=_px(5),
-            fill=swatch,
-            outline=(60, 60, 60),
-        )
-        text_x += swatch_size + _px(10)
-    cursor = y + pad
-    for (text, size), box, line_h in zip(lines, boxes, heights, strict=True):
-        draw.text((text_x, cursor - box[1]), text, font=_font(size), fill=(40, 40, 46))
-        cursor += line_h
-
-
-def _stable_hash(text: str) -> int:
-    return zlib.crc32(text.encode("utf-8"))
-
-
-def _lit_hero(image: Image.Image) -> Image.Image:
-    return _studio_light(ImageOps.contain(image, (_px(880), _px(560)), Image.Resampling.BILINEAR))  # up or down
-
-
-def _lit_thumb(image: Image.Image) -> Image.Image:
-    thumb = image.copy()
-    thumb.thumbnail((_px(112), _px(76)), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return ImageOps.expand(_studio_light(thumb), border=_px(3), fill=(255, 255, 255))
-
-
-def compose_angle(
-    images: list[Image.Image],
-    label: str,
-    prompt: str,
-    cache_keys: list[tuple[bytes, int]] | None = None,
-) -> Image.Image:
-    """The angle shot (see the module docstring). With ``cache_keys`` (the inputs' digests)
-    each input's lit hero and thumbnail are made once for every angle."""
-
-    def lit(index: int, kind: str, make: Callable[[Image.Image], Image.Image]) -> Image.Image:
-        if cache_keys is None:
-            return make(images[index])
-        return _LIT.get((cache_keys[index], kind), functools.partial(make, images[index]))
-
-    canvas = _backdrop().copy()
-    floor_y = HEIGHT - _px(120)
-    digest = _stable_hash(label)
-    if images:
-        hero_index = digest % len(images)
-        hero = lit(hero_index, "hero", _lit_hero)
-        if (digest >> 8) & 1 and "left" not in prompt.lower() and "right" not in prompt.lower():
-            hero = ImageOps.mirror(hero)
-        left = (WIDTH - hero.width) // 2
-        top = floor_y - hero.height + _px(12)
-        _floor_shadow(canvas, WIDTH // 2, floor_y + _px(6), int(hero.width * 0.95))
-        canvas.paste(hero, (left, top), _feather_mask(hero.size))
-        others = [i for i in range(len(images)) if i != hero_index][:6]
-        x = WIDTH - _px(16)
-        for other in others:
-            thumb = lit(other, "thumb", _lit_thumb)
-            x -= thumb.width
-            canvas.paste(thumb, (x, HEIGHT - _px(16) - thumb.height))
-            x -= _px(8)
-    else:
-        _floor_shadow(canvas, WIDTH // 2, floor_y + _px(6), _px(700))
-        _draw_car(canvas, floor_y, _colour_for_text_only(prompt))
-    count = len(images)
-    _pill(
-        canvas,
-        (_px(20), _px(20)),
-        [
-            (f"ANGLE · {label}", 24),
-            (f"{count} source photo{'s' if count != 1 else ''} · replicate stand-in", 15),
-        ],
-    )
-    return canvas
-
-
-def _colour_for_text_only(prompt: str) -> tuple[int, int, int]:
-    found = find_colour(prompt)
-    return found[1] if found else (52, 78, 120)
-
-
-def _draw_car(canvas: Image.Image, floor_y: int, colour: tuple[int, int, int]) -> None:
-    """A simple side-view car for text-only prompts (no input image)."""
-    draw = ImageDraw.Draw(canvas)
-    cx = WIDTH // 2
-    p = _px
-    body_top = floor_y - p(170)
-    draw.rounded_rectangle((cx - p(330), body_top, cx + p(330), floor_y - p(50)), radius=p(40), fill=colour)
-    draw.polygon(
-        [
-            (cx - p(190), body_top + p(5)),
-            (cx - p(110), body_top - p(95)),
-            (cx + p(120), body_top - p(95)),
-            (cx + p(215), body_top + p(5)),
-        ],
-        fill=colour,
-    )
-    glass = (150, 175, 200)
-    draw.polygon(
-        [(cx - p(160), body_top), (cx - p(100), body_top - p(75)), (cx - p(5), body_top - p(75)), (cx - p(5), body_top)],
-        fill=glass,
-    )
-    draw.polygon(
-        [(cx + p(10), body_top), (cx + p(10), body_top - p(75)), (cx + p(112), body_top - p(75)), (cx + p(180), body_top)],
-        fill=glass,
-    )
-    for wheel_x in (cx - p(200), cx + p(200)):
-        draw.ellipse((wheel_x - p(62), floor_y - p(118), wheel_x + p(62), floor_y + p(6)), fill=(28, 28, 30))
-        draw.ellipse((wheel_x - p(30), floor_y - p(86), wheel_x + p(30), floor_y - p(26)), fill=(170, 170, 175))
-
-
-def _hue_weights(hue: int) -> tuple[float, float, float]:
-    """Per RGB channel, how much of the saturation it loses at this Pillow hue (0-255):
-    HSV → RGB is ``v * (1 - s * w)`` per channel."""
-    full = colorsys.hsv_to_rgb(hue / 255, 1.0, 1.0)
-    return (1 - full[0], 1 - full[1], 1 - full[2])
-
-
-def _to_pillow_hsv(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
-    h, s, v = colorsys.rgb_to_hsv(*(channel / 255 for channel in rgb))
-    return round(h * 255) % 256, round(s * 255), round(v * 255)
-
-
-def _body_mask(image: Image.Image, saturation: Image.Image, value: Image.Image) -> Image.Image:
-    """Saturated, not-too-dark pixels; or, for a colourless car, pixels unlike the border."""
-    saturated = saturation.point(lambda s: 255 if s >= 60 else 0)
-    lit = value.point(lambda v: 255 if v >= 40 else 0)
-    mask = ImageChops.multiply(saturated, lit)
-    if ImageStat.Stat(mask).mean[0] / 255 >= 0.02:
-        return mask
-    width, height = image.size
-    patch = max(2, min(width, height) // 32)
-    corners = [
-        image.crop((0, 0, patch, patch)),
-        image.crop((width - patch, 0, width, patch)),
-        image.crop((0, height - patch, patch, height)),
-        image.crop((width - patch, height - patch, width, height)),
-    ]
-    means = [ImageStat.Stat(corner).mean for corner in corners]
-    border = tuple(sorted(channel)[len(channel) // 2] for channel in zip(*means, strict=True))
-    background = Image.new("RGB", image.size, tuple(int(c) for c in border))
-    distance = ImageChops.difference(image, background).convert("L")
-    return ImageChops.multiply(distance.point(lambda d: 255 if d > 40 else 0), lit)
-
-
-@dataclass(frozen=True)
-class _ColourPrep:
-    """What every colour job on the same input shares (computed once per input)."""
-
-    source: Image.Image
-    hue: Image.Image
-    saturation: Image.Image
-    value: Image.Image
-    mask: Image.Image
-    """The body mask, softened (BoxBlur 1) for the composite."""
-    body_v: float
-
-
-_COLOUR_PREP: LRU[tuple[bytes, int], _ColourPrep] = LRU(CACHE_ENTRIES // 2)
-
-
-def _prepare_colour(image: Image.Image) -> _ColourPrep:
-    source = image
-    if source.width > WIDTH or source.height > HEIGHT:
-        source = image.copy()
-        source.thumbnail((WIDTH, HEIGHT), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    hue, saturation, value = source.convert("HSV").split()
-    mask = _body_mask(source, saturation, value)
-    body_v = ImageStat.Stat(value, mask).mean[0] if mask.getbbox() else 128.0
-    return _ColourPrep(source, hue, saturation, value, mask.filter(ImageFilter.BoxBlur(1)), body_v)
-
-
-def colorize(
-    image: Image.Image,
-    colour: tuple[int, int, int],
-    label: str,
-    cache_key: tuple[bytes, int] | None = None,
-) -> Image.Image:
-    """Repaint the car body (see the module docstring). With ``cache_key`` (the input's
-    digest) the per-input work is shared by every colour job on that input."""
-    prepare = functools.partial(_prepare_colour, image)
-    prep = prepare() if cache_key is None else _COLOUR_PREP.get(cache_key, prepare)
-    source = prep.source
-    target_h, target_s, target_v = _to_pillow_hsv(colour)
-    scale = min(2.4, max(0.3, target_v / max(prep.body_v, 1.0)))
-    new_v = prep.value.point(lambda v: min(255, int(v * scale)))
-    # HSV → RGB without Pillow's slow HSV conversion: with the hue fixed (the target's), each
-    # channel is v * (1 - s * w) for a per-channel weight w of the hue, so a channel is the new
-    # value times a lookup of the saturation. A saturated target keeps some of each pixel's
-    # saturation (shading); an unsaturated one (white, silver, black) takes its own.
-    channels = []
-    for weight in _hue_weights(target_h):
-        if target_s >= 40:
-
-            def factor(s: int, weight: float = weight) -> int:
-                new_s = min(255, int(target_s * (0.8 + 0.2 * s / 255)))
-                return round(255 - new_s * weight)
-
-            channels.append(ImageChops.multiply(new_v, prep.saturation.point(factor)))
-        else:
-            keep = 1 - target_s * weight / 255
-            channels.append(new_v.point(lambda v, keep=keep: round(v * keep)))
-    repainted = Image.merge("RGB", channels)
-    result = Image.composite(repainted, source, prep.mask)
-    _pill(
-        result,
-        (_px(16), result.height - _px(16)),
-        [(f"COLOUR · {label}", 22)],
-        swatch=colour,
-        anchor_bottom=True,
-    )
-    return result

@@ -13,8 +13,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-FAULT_NAMES: tuple[str, ...] = ("fail", "duplicate", "drop", "reorder", "ratelimit", "slow")
-"""Fault kinds understood by ``STANDIN_FAULTS`` (each value is a probability in [0, 1])."""
+FAULT_NAMES: tuple[str, ...] = ("fail", "duplicate", "drop", "reorder", "ratelimit", "slow", "drift")
+"""Fault kinds understood by ``STANDIN_FAULTS`` (each value is a probability in [0, 1]). ``drift``
+paints a colour job plainly off its target (an angle job is unaffected)."""
 
 
 def parse_faults(text: str | None) -> dict[str, float]:

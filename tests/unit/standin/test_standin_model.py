@@ -174,30 +174,38 @@ def test_given_a_transparent_png_when_decoded_then_it_is_flattened_on_white():
 # ------------------------------------------------------------------ cheap outputs
 
 
-def test_given_the_same_photos_under_new_urls_when_several_angles_are_made_then_each_photo_is_decoded_once():
+def test_given_the_same_photos_under_new_urls_when_several_angles_are_made_then_each_photo_is_decoded_and_measured_once():
     model._DECODED.clear()
-    model._LIT.clear()
+    model._PAINT.clear()
     photos = [car_photo(colour=(30, 60, 170)), car_photo(colour=(30, 140, 60))]
     outputs = [
         model.generate(angle_prompt(f"angle number {i}"), [(f"http://h/{i}/{j}.jpg", p) for j, p in enumerate(photos)])
         for i in range(4)
     ]
     assert (model._DECODED.misses, model._DECODED.hits) == (2, 6)
-    assert model._LIT.misses <= 4, "each photo lit once as hero and once as thumbnail at most"
+    assert (model._PAINT.misses, model._PAINT.hits) == (2, 6), "each photo's paint measured once"
     assert len({zlib.crc32(o.data) for o in outputs}) == 4
     for out in outputs:
         assert png(out.data).size == (model.WIDTH, model.HEIGHT)
 
 
-def test_given_one_angle_when_three_colours_are_made_then_they_share_one_preparation_and_each_is_its_colour():
-    model._COLOUR_PREP.clear()
+def test_given_one_angle_when_three_colours_are_made_then_each_is_its_colour():
     angle = model.generate(angle_prompt(), [("a", car_photo())]).data
     red = model.generate(colour_prompt("Red #C00000 (metallic)"), [("u1", angle)]).data
     green = model.generate(colour_prompt("Green #148237 (solid)"), [("u2", angle)]).data
     white = model.generate(colour_prompt("White #F4F4F0 (pearlescent)"), [("u3", angle)]).data
-    assert (model._COLOUR_PREP.misses, model._COLOUR_PREP.hits) == (1, 2)
     assert colour_counts(red)["red"] > 0.05 and colour_counts(green)["green"] > 0.05
     assert colour_counts(white)["blue"] < 0.005 and colour_counts(white)["red"] < 0.005
+
+
+def test_given_a_photo_the_stand_in_did_not_draw_when_colourised_then_its_per_input_work_is_shared():
+    from replicate_standin import photo_paint
+
+    photo_paint.COLOUR_PREP.clear()
+    photo = car_photo()
+    for colour in ("Red #C00000", "Green #148237", "White #F4F4F0"):
+        assert model.generate(colour_prompt(colour), [("p", photo)]).job.kind == "color"
+    assert (photo_paint.COLOUR_PREP.misses, photo_paint.COLOUR_PREP.hits) == (1, 2)
 
 
 def test_given_more_inputs_than_the_cache_holds_when_loaded_then_the_cache_stays_bounded():
