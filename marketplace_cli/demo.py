@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from marketplace import pricing
+
 from .client import ApiClient, ApiError
 from .download import download_batch
 from .files import FileRejected
@@ -218,10 +220,10 @@ def run_demo(
             say(f"    stand-in   {urls.get('standin_url')}  (latency {latency}s per prediction{mode})")
         say(f"    moto       {urls.get('moto_url')}")
         say(f"    web page   {_page_url(base, user=user)}")
-        say(f"Uploading {len(photos)} sample photos from {_relative(photos[0].parent)}/")
-
         reporter = TextReporter(out_stream) if not json_output else None
         with ApiClient(base, user=user) as api:
+            say(_estimate(api, replicate))
+            say(f"Uploading {len(photos)} sample photos from {_relative(photos[0].parent)}/")
 
             def created(batch: dict[str, Any]) -> None:
                 say(f"Batch {batch['batchId']} created: {batch.get('totalJobs')} jobs")
@@ -283,6 +285,17 @@ def run_demo(
     finally:
         _stop(stack, say, err_stream)
         stack.cleanup()
+
+
+def _estimate(api: ApiClient, replicate: str) -> str:
+    """Before anything is uploaded: what the batch costs at Replicate's price (GET /presets)."""
+    images = pricing.batch_images(len(ANGLES), len(COLORS), True)
+    price = (api.presets().get("pricing") or {}).get("pricePerImageUsd")
+    if not isinstance(price, int | float):
+        return f"Estimate: {images} images"
+    cost = f"${pricing.cost_usd(images, float(price)):.2f} at ${price:g} per image"
+    who = "billed by Replicate to your token" if replicate == "replicate" else "the stand-in bills nothing"
+    return f"Estimate: {images} images, {cost} ({who}; images that fail are not billed)"
 
 
 def _stop(stack: StackProcess, say: Callable[[str], None], err_stream: TextIO) -> None:

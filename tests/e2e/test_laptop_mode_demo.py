@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,13 @@ import pytest
 
 from marketplace_cli.demo import StackProcess, run_demo, sample_photos
 from tests.support.secrets_scan import leaks
-from tests.support.stack_state import known_secrets
+from tests.support.stack_state import MotoState, known_secrets
 
 pytestmark = pytest.mark.e2e
 LATENCY_S = 0.5
+# From the prediction's end at Replicate to its cell completed here (poll every 0.5 s, then the
+# output downloaded, stored and the cell's transaction): "within about 2 s".
+MAX_LAG_S = 2.5
 
 
 class RemoteStandinStack(StackProcess):
@@ -47,6 +51,7 @@ class RemoteStandinStack(StackProcess):
                 "page": http.get(f"{base}/").text,
                 "snapshots": [http.get(f"{base}/api/car/marketplace/batch/{b['batchId']}").text for b in batches],
                 "replicate": self.urls.get("replicate"),
+                "cells": [c for b in batches for c in MotoState(str(self.urls["moto_url"])).cells(b["batchId"])],
             }
 
 
@@ -66,6 +71,8 @@ def test_given_standin_remote_when_the_demo_runs_then_six_cells_complete_through
     report = f"exit {code}\n--- stdout\n{stdout.getvalue()}\n--- stderr\n{stderr.getvalue()}\n--- log\n{log[-3000:]}"
     assert code == 0, report
     seen = stack.seen
+    shown = stdout.getvalue()
+    assert shown.index("Estimate: 6 images, $0.23 at $0.039 per image") < shown.index("Uploading"), shown
     assert seen["replicate"] == "standin-remote"
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(manifest["cells"]) == 6 and all(c["status"] == "completed" for c in manifest["cells"]), report
@@ -86,6 +93,11 @@ def test_given_standin_remote_when_the_demo_runs_then_six_cells_complete_through
     # No webhook was delivered, or even attempted: completion was learnt by polling.
     assert seen["faults"]["deliveries"]["attempts"] == 0 and files["webhooks_not_sent"] == 0
     assert "POST /webhooks/replicate" not in log
+    ended = {p["id"]: datetime.fromisoformat(p["completed_at"].replace("Z", "+00:00")) for p in predictions}
+    lags = [(datetime.fromisoformat(c["completedAt"].replace("Z", "+00:00")) - ended[c["predictionId"]]).total_seconds()
+            for c in seen["cells"]]
+    print(f"poll-to-completion lag: max {max(lags):.2f}s, mean {sum(lags) / len(lags):.2f}s over {len(lags)} cells")
+    assert len(lags) == 6 and max(lags) <= MAX_LAG_S, lags
 
     # The token is nowhere: logs (DEBUG), the demo's output and errors, the page, the API, out/.
     assert "[MP] enqueue" in log, "DEBUG handler logs were on: the log is worth searching"
