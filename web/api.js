@@ -112,15 +112,49 @@ export class Api {
     return this.request("POST", `/api/car/marketplace/batch/${encodeURIComponent(batchId)}/colorize`, { body });
   }
 
+  /** Run cells again: `cells` [{angleKey, colorKey}] (any finished cell), or none: every failed or canceled one. */
+  retry(batchId, cells = null) {
+    const body = cells ? { cells } : {};
+    return this.request("POST", `${batchPath(batchId)}/retry`, { body });
+  }
+
+  cancel(batchId) {
+    return this.request("POST", `${batchPath(batchId)}/cancel`, { body: {} });
+  }
+
+  /** Ask for the batch's ZIP: {status: "building"}. */
+  requestArchive(batchId) {
+    return this.request("POST", `${batchPath(batchId)}/archive`, { body: {} });
+  }
+
+  /** {status: building | ready | failed, url?, bytes?, images?, error?} */
+  archiveState(batchId) {
+    return this.request("GET", `${batchPath(batchId)}/archive`);
+  }
+
+  /** The user's batches, newest first: {items: [{batchId, createdAt, status, counts, thumbUrl, sourceUrl, cost}], nextToken}. */
+  batches(nextToken = null, limit = 10) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (nextToken) q.set("nextToken", nextToken);
+    return this.request("GET", `/api/car/marketplace/batches?${q}`);
+  }
+
   wsTicket() {
     return this.request("POST", "/api/car/marketplace/ws-ticket", { body: {} });
   }
 
-  gallery(nextToken) {
-    const q = nextToken ? `?nextToken=${encodeURIComponent(nextToken)}` : "";
-    return this.request("GET", `/api/gallery${q}`);
+  /** One page of the gallery (all images, or one batch's with `batchId`), newest first. */
+  gallery(nextToken, { batchId = null, limit = null } = {}) {
+    const q = new URLSearchParams();
+    if (nextToken) q.set("nextToken", nextToken);
+    if (batchId) q.set("batchId", batchId);
+    if (limit) q.set("limit", String(limit));
+    const text = q.toString();
+    return this.request("GET", `/api/gallery${text ? `?${text}` : ""}`);
   }
 }
+
+const batchPath = (batchId) => `/api/car/marketplace/batch/${encodeURIComponent(batchId)}`;
 
 /** The bearer token of a deployed stack, from localStorage.mpToken (null when none or no storage). */
 export function storedToken() {

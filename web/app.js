@@ -1,13 +1,18 @@
 // Car Marketplace page: set-up form (left), live angle × colour matrix (centre), jobs tray (right),
-// and a gallery view. This file is the glue: it boots the page, holds the batch shown (a BatchState
-// of batch_state.js), routes WebSocket events to it and redraws the views. docs/WEB.md has the map.
+// and a gallery view by batch. This file is the glue: it boots the page, holds the batch shown (a
+// BatchState of batch_state.js), routes WebSocket events to it (with a snapshot poller under it),
+// keeps the batch in the URL's history and redraws the views. docs/WEB.md has the map.
 
 import { Api, loadConfig, storedToken } from "./api.js";
+import { BatchActions } from "./batch_actions.js";
 import { BATCH_COMPLETED, BatchState, JOB_UPDATED, STATUS, assetIdOf, cellKey } from "./batch_state.js";
+import { BatchToolbar } from "./batch_toolbar.js";
+import { ConfirmDialog } from "./confirm_dialog.js";
 import { SetupForm } from "./form.js";
 import { GalleryView, SavedAssets } from "./gallery.js";
-import { Presets, plural } from "./labels.js";
+import { Presets } from "./labels.js";
 import { Lightbox, lightboxItem } from "./lightbox.js";
+import { SnapshotPoller } from "./live_poll.js";
 import { MatrixView } from "./matrix.js";
 import { hideLoadError, showLoadError, toast, toastError, wireLoadError } from "./notify.js";
 import { ProgressView } from "./progress.js";
@@ -21,6 +26,7 @@ function debug(message, ...rest) {
 }
 
 const PENDING_LIMIT = 1000; // events kept per unknown batch while POST /batch is in flight
+const AUTO_COMPACT_CELLS = 24; // larger batches start in the compact density
 const SMALL_SCREEN = window.matchMedia("(max-width: 800px)");
 const $ = (id) => document.getElementById(id);
 
@@ -31,47 +37,80 @@ const state = {
   batch: null, // the BatchState shown
   awaitingBatch: false,
   pending: new Map(), // batchId -> events that arrived while our POST /batch was in flight
-  colorizing: new Set(), // angle keys whose POST .../colorize is in flight
   saved: new SavedAssets(),
   view: "studio",
+  compact: null, // null: by the batch's size; true/false: the dealer chose
+  lastMessageAt: 0,
 };
 
 const presets = new Presets();
 const lightbox = new Lightbox();
+const confirmDialog = new ConfirmDialog();
 const progress = new ProgressView();
 const form = new SetupForm({
   presets,
   getConfig: () => state.config,
   getApi: () => state.api,
   debug,
-  smallScreen: SMALL_SCREEN,
   onChange: () => {
     if (state.batch && !state.batch.autoColorize) renderBatch(); // the Colorize buttons follow the colours
   },
   submit: submitBatch,
+  onStarted: () => document.querySelector(".matrix-panel").scrollIntoView({ behavior: "smooth", block: "start" }),
+});
+const actions = new BatchActions({
+  getBatch: () => state.batch,
+  getApi: () => state.api,
+  presets,
+  confirm: confirmDialog,
+  render: () => renderBatch(),
+  refresh: (reason) => refreshSnapshot(reason),
+  selectedColors: () => form.selectedColors(),
+});
+const toolbar = new BatchToolbar({
+  onCancel: (b) => actions.cancel(b),
+  onRetryFailed: () => actions.retryFailed(),
+  onDownloadAll: () => actions.downloadAll(),
+  onColorizeAll: () => actions.colorizeAll(),
+  onDensity: (compact) => {
+    state.compact = compact;
+    renderBatch();
+  },
 });
 const tray = new JobsTray({
   presets,
   smallScreen: SMALL_SCREEN,
-  activeJobs: () => (state.batch ? state.batch.counts().active : 0),
-  isLightboxOpen: () => lightbox.isOpen,
+  isDialogOpen: () => lightbox.isOpen || confirmDialog.isOpen,
 });
 const gallery = new GalleryView({
   presets,
   getApi: () => state.api,
   openLightbox: (items, index, opener) => lightbox.open(items, index, opener),
+  openBatch: (batchId) => openBatch(batchId),
 });
 const matrix = new MatrixView($("matrix"), {
   angleLabel: (k) => presets.angleLabel(k),
   angleDesc: (k) => presets.angleDesc(k),
   colorLabel: (k) => presets.colorLabel(k),
   swatch: (k) => presets.swatch(k),
+  humanize: (text) => presets.humanize(text),
   colorOrder: () => presets.colors.map((c) => c.colorKey),
   isSaved: (id) => state.saved.has(id),
-  colorizeState,
+  isRetrying: (key) => actions.retrying.has(key),
+  colorizeState: (angleKey) => actions.colorizeRowState(state.batch, angleKey),
   onOpen: openCell,
   onSave: saveToGallery,
-  onColorize: colorize,
+  onColorize: (angleKey) => actions.colorizeRow(angleKey),
+  onRetry: (cell) => actions.retryCell(cell),
+  onDownload: (cell, button) => actions.downloadCell(cell, button),
+});
+const poller = new SnapshotPoller({
+  state: () => ({
+    running: !!state.batch && !state.batch.progress().complete && state.batch.status !== "canceled",
+    socketOpen: !!state.live && state.live.isOpen,
+    msSinceLastMessage: Date.now() - state.lastMessageAt,
+  }),
+  poll: () => refreshSnapshot("poll"),
 });
 
 function urlWith(changes) {
@@ -83,6 +122,12 @@ function urlWith(changes) {
   return url.toString();
 }
 
+/** A new history entry for the batch shown, so Back returns to what was there before (the form). */
+function pushBatchUrl(batchId) {
+  if (new URL(location.href).searchParams.get("batch") === batchId) return;
+  history.pushState({ batch: batchId }, "", urlWith({ batch: batchId }));
+}
+
 // ------------------------------------------------------------------ the batch shown
 
 /** The form's POST /batch: events of a batch we do not know yet are kept until the answer names it. */
@@ -91,9 +136,11 @@ async function submitBatch(body, idempotencyKey) {
   try {
     const res = await state.api.createBatch(body, idempotencyKey);
     for (const c of res.cells || []) debug(`enqueue ${c.type} angle=${c.angleKey} color=${c.colorKey || "-"}`);
-    const batch = BatchState.fromCreate(res, body);
-    history.replaceState(history.state, "", urlWith({ batch: res.batchId }));
-    showBatch(batch);
+    if (!state.batch || state.batch.batchId !== res.batchId) {
+      pushBatchUrl(res.batchId);
+      showBatch(BatchState.fromCreate(res, body));
+      refreshSnapshot("after create"); // an idempotent replay answers as at creation: catch up
+    }
     return res;
   } finally {
     state.awaitingBatch = false;
@@ -103,13 +150,23 @@ async function submitBatch(body, idempotencyKey) {
 
 function showBatch(batch) {
   state.batch = batch;
-  state.colorizing.clear();
+  actions.colorizing.clear();
+  state.lastMessageAt = Date.now();
   tray.reset();
   const early = state.pending.get(batch.batchId) || [];
   state.pending.clear();
   for (const msg of early) applyLive(batch, msg);
   renderBatch();
   state.live?.subscribe(batch.batchId);
+}
+
+/** No batch shown (Back to the form): the matrix's empty state, the form in view. */
+function showNoBatch() {
+  state.batch = null;
+  matrix.clear();
+  renderBatch();
+  poller.stop();
+  $("setup-title").scrollIntoView({ block: "start" });
 }
 
 async function restoreBatch(batchId) {
@@ -125,7 +182,16 @@ async function restoreBatch(batchId) {
   }
 }
 
-/** GET /batch/{id} after a reconnect, a colorize, or a completion while cells are still open here. */
+/** Reopen an earlier batch (the gallery's "Open in Studio"). */
+async function openBatch(batchId) {
+  await showView("studio");
+  pushBatchUrl(batchId);
+  if (!state.batch || state.batch.batchId !== batchId) await restoreBatch(batchId);
+  document.querySelector(".matrix-panel").scrollIntoView({ block: "start" });
+  $("matrix-title").focus({ preventScroll: true });
+}
+
+/** GET /batch/{id}: after a reconnect, a retry, a completion (for the cost), or while polling. */
 async function refreshSnapshot(reason) {
   const batch = state.batch;
   if (!batch || !state.api) return;
@@ -143,9 +209,13 @@ async function refreshSnapshot(reason) {
 
 function renderBatch() {
   const batch = state.batch;
+  const compact = state.compact ?? (!!batch && batch.cells.size > AUTO_COMPACT_CELLS);
+  $("matrix").classList.toggle("compact", compact);
   matrix.render(batch);
   progress.render(batch);
   tray.render(batch);
+  toolbar.render(batch ? actions.toolbarState(batch, actions.colorizeAllState(batch), compact) : null);
+  poller.schedule();
 }
 
 // ------------------------------------------------------------------ live events
@@ -166,6 +236,7 @@ function onSocketMessage(msg) {
     }
     return;
   }
+  state.lastMessageAt = Date.now();
   if (applyLive(batch, msg)) renderBatch();
 }
 
@@ -173,59 +244,25 @@ function onSocketMessage(msg) {
 function applyLive(batch, msg) {
   if (msg.type === JOB_UPDATED) {
     const r = (msg.data || {}).result || {};
-    debug(`job ${r.type} angle=${r.angleKey} color=${r.colorKey || "-"} → ${r.status}`);
+    debug(`job ${r.type} angle=${r.angleKey} color=${r.colorKey || "-"} → ${r.status} (attempt ${r.attempt || 1})`);
   } else if (msg.type === BATCH_COMPLETED) {
-    debug(`batch completed ${batch.batchId}`);
+    debug(`batch completed ${batch.batchId}: ${(msg.data || {}).status}`);
   }
-  const { changed, catchUp } = batch.applyMessage(msg);
-  if (catchUp) refreshSnapshot("completed event while cells open");
+  const { changed } = batch.applyMessage(msg);
+  if (msg.type === BATCH_COMPLETED) refreshSnapshot("completed: cells and cost");
   return changed;
 }
 
 function setConnectionState(s) {
   const node = $("conn");
   node.dataset.state = s;
-  node.querySelector(".conn-label").textContent = s === "open" ? "Live" : s === "reconnecting" ? "Reconnecting…" : "Connecting…";
-  node.title = s === "open" ? "Live updates connected" : "Live updates are reconnecting; results are caught up automatically.";
+  const polling = s !== "open" && !!state.batch;
+  node.querySelector(".conn-label").textContent = s === "open" ? "Live" : polling ? "Checking every few seconds" : s === "reconnecting" ? "Reconnecting…" : "Connecting…";
+  node.title = s === "open" ? "Live updates connected" : "Live updates are not connected: results are read every few seconds instead.";
+  poller.schedule();
 }
 
 // ------------------------------------------------------------------ matrix actions
-
-/** The Colorize button of an angle's row (manual batches): shown, enabled, why not. */
-function colorizeState(angleKey) {
-  const batch = state.batch;
-  if (!batch || batch.autoColorize) return { visible: false };
-  const angle = batch.cells.get(cellKey(angleKey, null));
-  if (!angle || angle.status === STATUS.FAILED) return { visible: false };
-  if (state.colorizing.has(angleKey)) return { visible: true, enabled: false, busy: true, count: 0, reason: "Colorizing…" };
-  if (angle.status !== STATUS.COMPLETED) return { visible: true, enabled: false, count: 0, reason: "Available when the angle shot is ready" };
-  if (!form.selColors.size) return { visible: true, enabled: false, count: 0, reason: "Pick paint colours in the left panel" };
-  const missing = batch.missingColors(angleKey, form.selectedColors());
-  if (!missing.length) return { visible: true, enabled: false, count: 0, reason: "Already made in every selected colour" };
-  return { visible: true, enabled: true, count: missing.length, reason: "" };
-}
-
-async function colorize(angleKey) {
-  const batch = state.batch;
-  if (!batch || !colorizeState(angleKey).enabled) return;
-  const colors = batch.missingColors(angleKey, form.selectedColors());
-  state.colorizing.add(angleKey);
-  renderBatch();
-  try {
-    debug(`colorize ${batch.batchId} angle=${angleKey} colors=${colors.join(",")}`);
-    await state.api.colorize(batch.batchId, { colors, angles: [angleKey] });
-    if (state.batch !== batch) return;
-    for (const c of colors) debug(`enqueue color angle=${angleKey} color=${c}`);
-    batch.colorizeQueued(angleKey, colors);
-    toast(`Colorizing ${presets.angleLabel(angleKey)} in ${plural(colors.length, "colour")}`, "success");
-    refreshSnapshot("after colorize");
-  } catch (err) {
-    toastError(err);
-  } finally {
-    state.colorizing.delete(angleKey);
-    renderBatch();
-  }
-}
 
 async function saveToGallery(cell) {
   const batch = state.batch;
@@ -243,7 +280,7 @@ function openCell(key) {
   const batch = state.batch;
   if (!batch) return;
   const keys = matrix.completedKeys(batch);
-  const items = keys.map((k) => lightboxItem(presets, batch.cells.get(k)));
+  const items = keys.map((k) => lightboxItem(presets, batch.cells.get(k), batch.sourceUrls));
   lightbox.open(items, keys.indexOf(key), document.activeElement);
 }
 
@@ -281,10 +318,18 @@ function wire() {
   gallery.wire();
   tray.wire();
   lightbox.wire();
+  confirmDialog.wire();
+  toolbar.wire();
   for (const tab of document.querySelectorAll(".app-tab[aria-disabled=true]")) {
     tab.addEventListener("click", (e) => e.preventDefault());
   }
   wireLoadError();
+  window.addEventListener("popstate", () => {
+    const batchId = new URL(location.href).searchParams.get("batch");
+    if (state.view !== "studio") showView("studio");
+    if (!batchId) showNoBatch();
+    else if (!state.batch || state.batch.batchId !== batchId) restoreBatch(batchId);
+  });
 }
 
 async function loadPresets() {
@@ -313,8 +358,7 @@ async function boot() {
   if (tabStrip.scrollWidth > tabStrip.clientWidth) tabStrip.scrollLeft = activeTab.offsetLeft - tabStrip.offsetLeft - 8;
   form.photos.render();
   form.update();
-  progress.render(null);
-  tray.updateCount();
+  renderBatch();
   const configUrl = document.querySelector('meta[name="mp-config-url"]')?.content || "/api/car/marketplace/config";
   try {
     state.config = await loadConfig(configUrl);

@@ -30,6 +30,12 @@ const ICONS = {
   check: "M5 12.5l4.5 4.5L19 7.5",
   x: "M6 6l12 12M18 6L6 18",
   image: "M4 5h16v14H4zM4 15l4.5-4.5 4 4 2.5-2.5L20 17M15.5 9.5h.01",
+  refresh: "M20 11a8 8 0 1 0-2.3 5.7M20 4v7h-7",
+  info: "M12 11v6m0-9.5v.01M21 12a9 9 0 1 1-18 0 9 9 0 0 1 18 0z",
+  bookmark: "M7 4h10v16l-5-3.5L7 20z",
+  stop: "M7 7h10v10H7z",
+  zip: "M6 3h9l4 4v14H6zM11 5h2M11 8h2M11 11h2M10.5 14h3v3h-3z",
+  compact: "M4 5h7v6H4zM13 5h7v6h-7zM4 13h7v6H4zM13 13h7v6h-7z",
 };
 
 export function icon(name, cls = "icon") {

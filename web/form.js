@@ -1,8 +1,11 @@
 // The set-up form (left panel): photos (uploads.js), angle and colour presets, auto-colorize, the
-// summary line and the Generate button with the reason it is disabled, and the generate flow:
-// upload the photos, then POST /batch with an Idempotency-Key that a retry of the same body reuses.
+// summary line with the cost estimate and the Generate button with the reason it is disabled, and
+// the generate flow: upload the photos, then POST /batch with the Idempotency-Key of this form
+// content (submission.js): clicking twice, or again after the answer, never starts a second batch.
 
 import { uuid } from "./api.js";
+import { estimateUsd, formatUsd } from "./batch_outcome.js";
+import { SubmissionKeys, formSignature } from "./submission.js";
 import { el } from "./dom.js";
 import { plural, prettify } from "./labels.js";
 import { toast, toastError } from "./notify.js";
@@ -16,7 +19,7 @@ export class SetupForm {
    *   presets: labels.js Presets; getConfig(), getApi(); debug(message, ...rest);
    *   onChange() -> the selection changed (the matrix's Colorize buttons depend on it);
    *   submit(body, idempotencyKey) -> POST /batch and show the batch; resolves to the answer;
-   *   smallScreen: the MediaQueryList of the one-column layout
+   *   onStarted() -> bring the results into view
    */
   constructor(ctx) {
     this.ctx = ctx;
@@ -26,7 +29,7 @@ export class SetupForm {
     this.auto = true;
     this.busy = false;
     this.busyLabel = "";
-    this.idem = null; // {sig, key}: the same request body reuses its Idempotency-Key
+    this.keys = new SubmissionKeys(uuid); // one Idempotency-Key per form content
     this.photos = new PhotoPicker({
       getConfig: ctx.getConfig,
       isBusy: () => this.busy,
@@ -128,14 +131,20 @@ export class SetupForm {
     const A = this.selectedAngles().length;
     const C = this.selectedColors().length;
     const { busy, auto } = this;
+    const images = auto ? A + A * C : A;
+    const cost = this.presets.pricePerImageUsd === null ? null : estimateUsd(images, this.presets.pricePerImageUsd);
+    const costText = cost === null || !images ? "" : ` · about ${formatUsd(cost)}`;
     $("output-info").textContent = auto
-      ? `${plural(A, "angle")} + ${plural(A * C, "colour variant")} = ${plural(A + A * C, "image")}`
-      : `${plural(A, "angle")} = ${plural(A, "image")} (colours later)`;
+      ? `${plural(A, "angle")} + ${plural(A * C, "colour variant")} = ${plural(images, "image")}${costText}`
+      : `${plural(A, "angle")} = ${plural(A, "image")} (colours later)${costText}`;
+    $("output-info").title = cost === null ? "" : `Estimate: ${images} × ${formatUsd(this.presets.pricePerImageUsd).replace(/0+$/, "")} per image; only images made are billed`;
 
     const reasons = [];
     if (!this.presets.loaded) reasons.push("Loading angles and colours…");
     else {
       if (!this.photos.photos.length) reasons.push("Add at least one photo");
+      if (this.photos.checking()) reasons.push("Checking photos…");
+      for (const bad of this.photos.badPhotos()) reasons.push(`Remove ${bad.file.name}: it is not a usable photo`);
       if (!A) reasons.push("Pick at least one angle");
     }
     const button = $("generate");
@@ -161,24 +170,37 @@ export class SetupForm {
     this.update();
   }
 
+  /** The signature of what the form holds now (one Idempotency-Key per signature). */
+  signature() {
+    return formSignature({
+      photoIds: this.photos.photos.map((p) => p.id),
+      angles: this.selectedAngles(),
+      colors: this.selectedColors(),
+      autoColorize: this.auto,
+    });
+  }
+
   async generate() {
     if (this.busy || $("generate").disabled) return;
-    const { debug, smallScreen } = this.ctx;
+    this.setBusy(true, "Starting…"); // at once: a second click finds the button disabled
+    const { debug } = this.ctx;
     const photos = this.photos.photos.slice();
     const angles = this.selectedAngles();
     const colors = this.selectedColors();
     const autoColorize = this.auto;
+    const sig = this.signature();
+    const key = this.keys.keyFor(sig);
     try {
       await this.photos.upload(this.ctx.getApi(), photos, (label) => this.setBusy(true, label));
       const body = { sourceImageUrls: photos.map((p) => p.sourceImageUrl), angles, colors, autoColorize };
-      const sig = JSON.stringify(body);
-      if (!this.idem || this.idem.sig !== sig) this.idem = { sig, key: uuid() };
-      debug(`batch body: ${body.sourceImageUrls.length} photos, ${angles.length} angles, ${colors.length} colours, autoColorize=${autoColorize}`, body);
+      debug(`batch body: ${body.sourceImageUrls.length} photos, ${angles.length} angles, ${colors.length} colours, autoColorize=${autoColorize}, key=${key}`, body);
       this.setBusy(true, "Starting batch…");
-      await this.ctx.submit(body, this.idem.key);
-      this.idem = null;
-      toast("Batch started", "success");
-      if (smallScreen.matches) $("matrix-title").scrollIntoView({ behavior: "smooth", block: "start" });
+      const known = this.keys.batchFor(sig);
+      const answer = await this.ctx.submit(body, key);
+      const isNew = answer.batchId !== known;
+      this.keys.started(sig, answer.batchId);
+      toast(isNew ? "Batch started" : "This batch is already running: showing it", isNew ? "success" : "info");
+      this.ctx.onStarted();
     } catch (err) {
       toastError(err);
     } finally {

@@ -54,6 +54,7 @@ export class Presets {
     this.colors = [];
     this.angleByKey = new Map();
     this.colorByKey = new Map();
+    this.pricePerImageUsd = null;
   }
 
   /** Take the answer of GET /presets: `{angles: [...], colors: [...]}`. */
@@ -62,6 +63,7 @@ export class Presets {
     this.colors = [...(p.colors || [])];
     this.angleByKey = new Map(this.angles.map((a) => [a.angleKey, a]));
     this.colorByKey = new Map(this.colors.map((c) => [c.colorKey, c]));
+    this.pricePerImageUsd = p.pricing && typeof p.pricing.pricePerImageUsd === "number" ? p.pricing.pricePerImageUsd : null;
     this.loaded = true;
   }
 

@@ -1,11 +1,11 @@
 // The angle × colour matrix: rows are angles, the first (sticky) column is the angle shot, then
-// one column per paint colour. Cell elements are keyed and updated in place so that images
-// never reload or flicker when other cells change.
+// one column per paint colour under a sticky header row. Cell elements are keyed and updated in
+// place (matrix_cell.js draws one), so images never reload or flicker when other cells change.
+// A compact density fits a 30 × 40 batch's columns; the table scrolls both ways inside its panel.
 
-import { STATUS, assetIdOf, cellKey } from "./batch_state.js";
+import { STATUS, cellKey } from "./batch_state.js";
 import { el, icon } from "./dom.js";
-
-const STATUS_TEXT = { queued: "Queued", processing: "Generating…", completed: "Ready", failed: "Failed" };
+import { drawCell } from "./matrix_cell.js";
 
 /** Rows and columns of a batch (a BatchState of batch_state.js). */
 export function layoutOf(batch, colorOrder) {
@@ -22,18 +22,20 @@ export class MatrixView {
   /**
    * @param {HTMLElement} host
    * @param {object} ctx  labels and callbacks supplied by the app:
-   *   angleLabel(k), angleDesc(k), colorLabel(k), swatch(k) -> css colour,
-   *   colorOrder() -> colour keys in preset order, isSaved(assetId),
+   *   angleLabel(k), angleDesc(k), colorLabel(k), swatch(k) -> css colour, humanize(text),
+   *   colorOrder() -> colour keys in preset order, isSaved(assetId), isRetrying(cellKey),
    *   colorizeState(angleKey) -> {visible, enabled, count, reason, busy},
-   *   onOpen(key), onSave(cell), onColorize(angleKey)
+   *   onOpen(key), onSave(cell), onColorize(angleKey), onRetry(cell, button), onDownload(cell, button)
    */
   constructor(host, ctx) {
     this.host = host;
-    this.ctx = ctx;
+    this.ctx = { ...ctx, isExpanded: (key) => this.expanded.has(key), onToggleReason: (key) => this.toggleReason(key) };
     this.cellEls = new Map();
     this.colorizeEls = new Map();
+    this.expanded = new Set(); // cells whose full failure reason is open
     this.structure = "";
     this.batchId = null;
+    this.batch = null;
     this.emptyState = host.querySelector(".empty-state");
   }
 
@@ -45,9 +47,17 @@ export class MatrixView {
   clear() {
     this.cellEls.clear();
     this.colorizeEls.clear();
+    this.expanded.clear();
     this.structure = "";
     this.batchId = null;
+    this.batch = null;
     this.host.replaceChildren(this.emptyState);
+  }
+
+  toggleReason(key) {
+    if (this.expanded.has(key)) this.expanded.delete(key);
+    else this.expanded.add(key);
+    if (this.batch) this.render(this.batch);
   }
 
   render(batch) {
@@ -58,9 +68,11 @@ export class MatrixView {
     if (batch.batchId !== this.batchId) {
       this.cellEls.clear();
       this.colorizeEls.clear();
+      this.expanded.clear();
       this.structure = "";
       this.batchId = batch.batchId;
     }
+    this.batch = batch;
     const { rows, cols } = layoutOf(batch, this.ctx.colorOrder());
     const structure = `${rows.join(",")}|${cols.join(",")}|${batch.autoColorize}`;
     if (structure !== this.structure) {
@@ -69,19 +81,20 @@ export class MatrixView {
     }
     for (const [key, cell] of batch.cells) {
       const node = this.cellEls.get(key);
-      if (node) this.updateCell(node, cell, batch.batchId);
+      if (node) drawCell(node, cell, batch.batchId, this.ctx);
     }
     for (const [angleKey, btn] of this.colorizeEls) this.updateColorize(btn, angleKey);
   }
 
   build(batch, rows, cols) {
     const { ctx } = this;
-    const prevScroll = this.host.querySelector(".matrix-scroll")?.scrollLeft || 0;
+    const old = this.host.querySelector(".matrix-scroll");
+    const prev = old ? [old.scrollLeft, old.scrollTop] : [0, 0];
     const headRow = el("tr", {}, [
-      el("th", { scope: "col", class: "sticky col-angle" }, "Angle"),
+      el("th", { scope: "col", class: "sticky corner col-angle" }, "Angle"),
       ...cols.map((c) =>
-        el("th", { scope: "col", "data-color": c }, [
-          el("span", { class: "col-head" }, [
+        el("th", { scope: "col", "data-color": c, class: "col-th" }, [
+          el("span", { class: "col-head", title: ctx.colorLabel(c) }, [
             el("span", { class: "swatch", style: `--swatch:${ctx.swatch(c)}`, "aria-hidden": "true" }),
             el("span", { class: "col-label" }, ctx.colorLabel(c)),
           ]),
@@ -92,7 +105,7 @@ export class MatrixView {
       const angleCell = this.slot(batch, a, null);
       const head = el("th", { scope: "row", class: "sticky" }, [
         el("div", { class: "row-head" }, [
-          el("span", { class: "row-label" }, ctx.angleLabel(a)),
+          el("span", { class: "row-label", title: ctx.angleLabel(a) }, ctx.angleLabel(a)),
           ctx.angleDesc(a) ? el("span", { class: "row-desc", title: ctx.angleDesc(a) }, ctx.angleDesc(a)) : null,
         ]),
         angleCell,
@@ -115,10 +128,15 @@ export class MatrixView {
       tabindex: "0",
       "aria-label": "Results by angle and colour",
     }, table);
-    scroller.addEventListener("scroll", () => scroller.classList.toggle("scrolled", scroller.scrollLeft > 2), { passive: true });
+    scroller.addEventListener("scroll", () => this.markScrolled(scroller), { passive: true });
     this.host.replaceChildren(scroller);
-    scroller.scrollLeft = prevScroll;
+    [scroller.scrollLeft, scroller.scrollTop] = prev;
+    this.markScrolled(scroller);
+  }
+
+  markScrolled(scroller) {
     scroller.classList.toggle("scrolled", scroller.scrollLeft > 2);
+    scroller.classList.toggle("scrolled-y", scroller.scrollTop > 2);
   }
 
   /** The cell element for (angle, colour), or an empty slot when the batch has no such cell. */
@@ -132,78 +150,13 @@ export class MatrixView {
       node = el("figure", {
         class: "cell",
         role: "group",
+        tabindex: "-1",
         "data-testid": `cell-${angleKey}-${colorKey || "angle"}`,
         "data-key": key,
       });
       this.cellEls.set(key, node);
     }
     return node;
-  }
-
-  updateCell(node, cell, batchId) {
-    const { ctx } = this;
-    const assetId = assetIdOf(batchId, cell.angleKey, cell.colorKey);
-    const saved = ctx.isSaved(assetId);
-    const sig = [cell.status, cell.thumbUrl, cell.imageUrl, cell.error, saved].join("|");
-    if (node.dataset.sig === sig) return;
-    node.dataset.sig = sig;
-    node.dataset.status = cell.status;
-    const what = `${ctx.angleLabel(cell.angleKey)}${cell.colorKey ? " · " + ctx.colorLabel(cell.colorKey) : ""}`;
-    node.setAttribute("aria-label", `${what}: ${STATUS_TEXT[cell.status] || cell.status}`);
-    node.setAttribute("aria-busy", String(cell.status === STATUS.PROCESSING));
-
-    const tag = cell.colorKey
-      ? el("span", { class: "cell-tag" }, [
-          el("span", { class: "swatch sm", style: `--swatch:${ctx.swatch(cell.colorKey)}`, "aria-hidden": "true" }),
-          ctx.colorLabel(cell.colorKey),
-        ])
-      : el("span", { class: "cell-tag" }, "Angle shot");
-
-    let media;
-    let actions = null;
-    if (cell.status === STATUS.COMPLETED && (cell.thumbUrl || cell.imageUrl)) {
-      const img = el("img", { src: cell.thumbUrl || cell.imageUrl, alt: `${what}, studio image`, decoding: "async" });
-      img.addEventListener("error", () => node.classList.add("img-broken"), { once: true });
-      media = el("button", { type: "button", class: "cell-media thumb-btn", "aria-label": `Open ${what} full size` }, [img, tag]);
-      media.addEventListener("click", () => ctx.onOpen(cellKey(cell.angleKey, cell.colorKey)));
-      const dl = el("a", {
-        class: "btn small icon-only download",
-        href: cell.imageUrl || cell.thumbUrl,
-        download: `${cell.angleKey}-${cell.colorKey || "angle"}.png`,
-        target: "_blank",
-        rel: "noopener",
-        "aria-label": "Download",
-        title: "Download full-size PNG",
-      }, icon("download"));
-      const save = el("button", {
-        type: "button",
-        class: `btn small save${saved ? " saved" : ""}`,
-        "aria-pressed": String(saved),
-        title: saved ? "In your Gallery: show it" : "Save to Gallery",
-      }, el("span", { class: "btn-label" }, saved ? "Saved ✓" : "Save to Gallery"));
-      save.addEventListener("click", () => ctx.onSave(cell));
-      actions = el("div", { class: "cell-actions" }, [dl, save]);
-    } else if (cell.status === STATUS.FAILED) {
-      media = el("div", { class: "cell-media placeholder failed" }, [
-        icon("alert"),
-        el("span", { class: "ph-title" }, "Failed"),
-        el("span", { class: "ph-reason", title: cell.error || "" }, cell.error || "The image could not be generated."),
-        tag,
-      ]);
-    } else if (cell.status === STATUS.PROCESSING) {
-      media = el("div", { class: "cell-media placeholder processing" }, [
-        el("span", { class: "spinner", "aria-hidden": "true" }),
-        el("span", { class: "ph-title" }, "Generating…"),
-        tag,
-      ]);
-    } else {
-      media = el("div", { class: "cell-media placeholder queued" }, [
-        icon("clock"),
-        el("span", { class: "ph-title" }, cell.status === STATUS.COMPLETED ? "Ready" : "Queued"),
-        tag,
-      ]);
-    }
-    node.replaceChildren(media, ...(actions ? [actions] : []));
   }
 
   updateColorize(btn, angleKey) {

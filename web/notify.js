@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 
 export function toast(message, kind = "info", { timeout = kind === "error" ? 8000 : 4500 } = {}) {
   const node = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status", "data-testid": "toast" }, [
-    icon(kind === "error" ? "alert" : "check"),
+    icon(kind === "error" || kind === "warning" ? "alert" : kind === "info" ? "info" : "check"),
     el("span", { class: "toast-msg" }, message),
   ]);
   const close = el("button", { type: "button", class: "icon-btn toast-close", "aria-label": "Dismiss" }, icon("x"));

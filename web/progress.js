@@ -1,14 +1,16 @@
-// The head of the results panel: "n / N done", the progress bar, the batch status line, and one
-// toast when a batch this page watched running completes.
+// The head of the results panel: "n / N done", the progress bar and the batch status line, in the
+// tone of its outcome (batch_outcome.js: a batch with failures is a warning, never a success), and
+// one toast when a batch this page watched running reaches its outcome.
 
-import { plural } from "./labels.js";
+import { describeBatch } from "./batch_outcome.js";
 import { toast } from "./notify.js";
 
 const $ = (id) => document.getElementById(id);
+const TOAST_KIND = { success: "success", warning: "warning", danger: "error", canceled: "info" };
 
 export class ProgressView {
   constructor() {
-    this.announced = new WeakSet(); // batches whose completion was announced (until they run again)
+    this.announced = new WeakSet(); // batches whose outcome was announced (until they run again)
   }
 
   /** Draw a BatchState (or null: no batch yet). */
@@ -18,9 +20,12 @@ export class ProgressView {
     if (!batch) {
       wrap.hidden = true;
       status.textContent = "No batch yet";
+      status.dataset.state = "none";
+      delete status.dataset.tone;
       return;
     }
-    const { completed, failed, processing, total, done, percent, complete } = batch.progress();
+    const { total, done, percent, complete } = batch.progress();
+    const outcome = describeBatch(batch);
     wrap.hidden = false;
     $("batch-progress").textContent = `${done} / ${total} done`;
     const bar = $("progress");
@@ -28,18 +33,19 @@ export class ProgressView {
     bar.setAttribute("aria-valuenow", String(done));
     bar.setAttribute("aria-valuetext", `${done} of ${total} images done`);
     $("progress-bar").style.width = `${percent}%`;
+    wrap.dataset.tone = outcome.tone;
     wrap.classList.toggle("complete", complete);
     status.dataset.state = complete ? "complete" : "running";
+    status.dataset.tone = outcome.tone;
+    status.dataset.outcome = outcome.status;
+    if (status.textContent !== outcome.text) status.textContent = outcome.text;
     if (complete) {
-      const text = `Batch complete: ${plural(completed, "image")}${failed ? `, ${failed} failed` : ""}`;
-      status.textContent = text;
       if (batch.sawRunning && !this.announced.has(batch)) {
         this.announced.add(batch);
-        toast(text, failed ? "info" : "success");
+        toast(outcome.text, TOAST_KIND[outcome.tone] || "info");
       }
     } else {
       this.announced.delete(batch);
-      status.textContent = `Generating ${plural(total, "image")}${processing ? ` · ${processing} in progress` : ""}`;
     }
   }
 }

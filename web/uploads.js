@@ -1,10 +1,13 @@
-// Step 1 of the form: source photos picked or dropped, checked (type, size, count), previewed, and
-// uploaded before a batch (POST /uploads for presigned targets, then PUT the raw bytes, 4 at a time).
+// Step 1 of the form: source photos picked or dropped, checked (type, size, count, and at once by
+// their bytes: photo_check.js sniffs the header, the browser decodes it), previewed, and uploaded
+// before a batch (POST /uploads for presigned targets, then PUT the raw bytes, 4 at a time). A file
+// that is not an image stays in the list, marked, with its name and the reason, until removed.
 
 import { ApiError, putFile, uuid } from "./api.js";
 import { el, icon } from "./dom.js";
 import { plural } from "./labels.js";
 import { toast } from "./notify.js";
+import { DECODABLE, badPhotoMessage, sniffImageType } from "./photo_check.js";
 
 export const ACCEPTED_TYPES = ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"];
 const TYPE_BY_EXT = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp", heic: "image/heic", heif: "image/heif" };
@@ -17,6 +20,27 @@ export function contentTypeOf(file) {
   const ext = (file.name.split(".").pop() || "").toLowerCase();
   if ((!file.type || file.type === "application/octet-stream") && TYPE_BY_EXT[ext]) return TYPE_BY_EXT[ext];
   return null;
+}
+
+/** What the file's bytes are: {contentType} when usable, else {problem} (a reason key of photo_check.js). */
+export async function inspectPhoto(file) {
+  if (!file.size) return { problem: "empty" };
+  let type;
+  try {
+    type = sniffImageType(new Uint8Array(await file.slice(0, 32).arrayBuffer()));
+  } catch {
+    return { problem: "undecodable" };
+  }
+  if (!type) return { problem: "not-image" };
+  if (DECODABLE.has(type) && typeof createImageBitmap === "function") {
+    try {
+      const bitmap = await createImageBitmap(file);
+      bitmap.close();
+    } catch {
+      return { problem: "undecodable" };
+    }
+  }
+  return { contentType: type };
 }
 
 async function mapLimit(items, limit, fn) {
@@ -37,7 +61,7 @@ export class PhotoPicker {
    */
   constructor(ctx) {
     this.ctx = ctx;
-    this.photos = []; // {id, file, contentType, url, sourceImageUrl, status: ready|uploading|uploaded}
+    this.photos = []; // {id, file, contentType, url, sourceImageUrl, status: checking|bad|ready|uploading|uploaded, problem}
   }
 
   wire() {
@@ -81,15 +105,22 @@ export class PhotoPicker {
         const remove = el("button", { type: "button", class: "thumb-remove", "aria-label": `Remove ${p.file.name}`, title: "Remove" }, icon("x"));
         remove.disabled = busy;
         remove.addEventListener("click", () => this.remove(p.id));
-        const badge = p.status === "uploading"
+        const badge = p.status === "checking"
+          ? el("span", { class: "thumb-badge checking", "aria-label": "checking" }, el("span", { class: "spinner sm" }))
+          : p.status === "bad"
+            ? el("span", { class: "thumb-badge bad", "aria-label": "not usable" }, icon("alert"))
+            : p.status === "uploading"
           ? el("span", { class: "thumb-badge uploading", "aria-label": "uploading" }, el("span", { class: "spinner sm" }))
           : p.status === "uploaded"
             ? el("span", { class: "thumb-badge done", "aria-label": "uploaded" }, icon("check"))
             : null;
-        return el("li", { class: "thumb", title: p.file.name }, [img, badge, remove]);
+        return el("li", { class: `thumb${p.status === "bad" ? " bad" : ""}`, title: p.file.name, "data-status": p.status }, [img, badge, remove]);
       }),
     );
     $("thumbs").hidden = this.photos.length === 0;
+    const problems = this.photos.filter((p) => p.status === "bad");
+    $("photo-problems").replaceChildren(...problems.map((p) => el("li", { "data-testid": "photo-problem" }, [icon("alert"), el("span", {}, p.problem)])));
+    $("photo-problems").hidden = problems.length === 0;
   }
 
   add(files) {
@@ -116,13 +147,39 @@ export class PhotoPicker {
         overflow += 1;
         continue;
       }
-      this.photos.push({ id: uuid(), file, contentType, url: URL.createObjectURL(file), sourceImageUrl: null, status: "ready" });
+      const photo = { id: uuid(), file, contentType, url: URL.createObjectURL(file), sourceImageUrl: null, status: "checking", problem: null };
+      this.photos.push(photo);
+      this.check(photo);
     }
     if (skipped.length) toast(`Skipped ${skipped.join(", ")}: only JPEG, PNG, WebP or HEIC photos can be used.`, "error");
     if (tooBig.length) toast(`Skipped ${tooBig.join(", ")}: each photo must be at most ${Math.floor(maxBytes / 1048576)} MB.`, "error");
     if (overflow) toast(`Up to ${maxCount} photos per batch: ${plural(overflow, "photo")} not added.`, "error");
     this.render();
     this.ctx.onChange();
+  }
+
+  /** Look at the photo's bytes now, not at Generate: a bad one is marked with its name and reason. */
+  async check(photo) {
+    const result = await inspectPhoto(photo.file);
+    if (!this.photos.includes(photo)) return;
+    if (result.problem) {
+      photo.status = "bad";
+      photo.problem = badPhotoMessage(photo.file.name, result.problem);
+    } else {
+      photo.status = "ready";
+      photo.contentType = result.contentType;
+    }
+    this.render();
+    this.ctx.onChange();
+  }
+
+  /** Photos still being looked at, and the ones that cannot be used. */
+  checking() {
+    return this.photos.some((p) => p.status === "checking");
+  }
+
+  badPhotos() {
+    return this.photos.filter((p) => p.status === "bad");
   }
 
   remove(id) {

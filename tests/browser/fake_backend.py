@@ -648,9 +648,36 @@ class FakeBackend:
             if fault := self._fault("gallery"):
                 return fault
             start = int(request.query_params.get("nextToken") or 0)
-            items = self.gallery[start : start + self.gallery_page_size]
+            batch_filter = request.query_params.get("batchId")
+            pool = [i for i in self.gallery if not batch_filter or i["batchId"] == batch_filter]
+            size = int(request.query_params.get("limit") or self.gallery_page_size)
+            size = min(size, self.gallery_page_size)
+            items = pool[start : start + size]
             end = start + len(items)
-            return JSONResponse({"items": items, "nextToken": str(end) if end < len(self.gallery) else None})
+            return JSONResponse({"items": items, "nextToken": str(end) if end < len(pool) else None})
+
+        async def batch_list(request: Request) -> Response:
+            """GET /batches: the batches this fake knows, newest first, plus those only its gallery names."""
+            await self._record(request)
+            ids = list(reversed(self.batches))
+            ids += [b for b in dict.fromkeys(i["batchId"] for i in self.gallery) if b not in self.batches]
+            items = []
+            for batch_id in ids:
+                batch = self.batches.get(batch_id)
+                cells = list(batch["cells"].values()) if batch else []
+                done = {s: sum(1 for c in cells if c["status"] == s) for s in ("completed", "failed", "canceled")}
+                if not batch:
+                    done["completed"] = sum(1 for i in self.gallery if i["batchId"] == batch_id)
+                items.append({
+                    "batchId": batch_id,
+                    "createdAt": "2025-01-01T00:00:00.000Z",
+                    "status": batch["status"] if batch else "completed",
+                    "counts": {**done, "pending": max(len(cells) - sum(done.values()), 0)},
+                    "thumbUrl": None,
+                    "sourceUrl": (batch or {}).get("sourceImageUrls", [None])[0] if batch else None,
+                    "cost": {"predictions": 0, "billedImages": done["completed"], "costUsd": 0},
+                })
+            return JSONResponse({"items": items, "nextToken": None})
 
         async def asset(request: Request) -> Response:
             p = request.path_params
@@ -705,6 +732,7 @@ class FakeBackend:
             Route("/api/car/marketplace/batch/{batch_id}/colorize", colorize, methods=["POST"]),
             Route("/api/car/marketplace/ws-ticket", ws_ticket, methods=["POST"]),
             Route("/api/gallery", gallery),
+            Route("/api/car/marketplace/batches", batch_list),
             Route("/fake-s3/uploads/{name}", s3_object, methods=["GET", "PUT"]),
             Route("/fake-assets/{batch_id}/{angle}/{name}", asset),
             WebSocketRoute(self.ws_path, websocket),

@@ -127,19 +127,22 @@ def test_selection_drives_info_line_button_text_and_disabled_reason(backend: Fak
     assert button.get_attribute("aria-describedby") == "generate-reason"
 
 
-def test_drag_and_drop_and_file_type_filter(backend: FakeBackend, page: Page, console: ConsoleRecorder):
+def test_drag_and_drop_and_file_type_filter(backend: FakeBackend, page: Page, console: ConsoleRecorder, tmp_path: Path):
     open_app(page, backend)
+    jpeg = list(make_photos(tmp_path, 1)[0].read_bytes())
     page.evaluate(
-        """() => {
+        """jpeg => {
             const dt = new DataTransfer();
-            dt.items.add(new File([new Uint8Array([255, 216, 255, 224, 0, 16])], "drop.jpg", {type: "image/jpeg"}));
-            dt.items.add(new File([new Uint8Array([0, 0, 0, 24, 102, 116, 121, 112])], "iphone.HEIC", {type: ""}));
+            dt.items.add(new File([new Uint8Array(jpeg)], "drop.jpg", {type: "image/jpeg"}));
+            // a HEIC's header (Chromium cannot decode HEIC: its header is the check)
+            dt.items.add(new File([new Uint8Array([0, 0, 0, 24, 102, 116, 121, 112, 104, 101, 105, 99])], "iphone.HEIC", {type: ""}));
             dt.items.add(new File([new Uint8Array([71, 73, 70])], "anim.gif", {type: "image/gif"}));
             const zone = document.getElementById("dropzone");
             for (const type of ["dragenter", "dragover", "drop"]) {
                 zone.dispatchEvent(new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
             }
-        }"""
+        }""",
+        jpeg,
     )
     expect(page.locator("#thumbs .thumb")).to_have_count(2)
     expect(page.get_by_test_id("toast").filter(has_text="anim.gif")).to_be_visible()
@@ -150,8 +153,8 @@ def test_drag_and_drop_and_file_type_filter(backend: FakeBackend, page: Page, co
     expect(page.get_by_test_id("toast").filter(has_text="Batch started")).to_be_visible()
     files = backend.requests_to("POST", "/api/car/marketplace/uploads")[0]["json"]["files"]
     assert [(f["filename"], f["contentType"], f["size"]) for f in files] == [
-        ("drop.jpg", "image/jpeg", 6),
-        ("iphone.HEIC", "image/heic", 8),
+        ("drop.jpg", "image/jpeg", len(jpeg)),
+        ("iphone.HEIC", "image/heic", 12),
     ]
 
 
@@ -206,8 +209,11 @@ def test_generate_uploads_bytes_then_shows_placeholders_and_fills_from_events(
     expect(page.get_by_test_id("batch-progress")).to_have_text("1 / 6 done")
     expect(active_jobs(page)).to_have_count(5)
     expect(page.get_by_test_id("jobs-toggle")).to_have_text("Jobs (5)")
-    download = front.locator("a[download]")
-    assert download.get_attribute("href") == f"{backend.base_url}/fake-assets/{batch_id}/front_0/angle.png"
+    # Download saves the file (no new tab)
+    with page.expect_download() as saved:
+        page.get_by_test_id("download-front_0-angle").click()
+    assert saved.value.suggested_filename == "front_0-angle.png"
+    assert len(page.context.pages) == 1
 
     # a failure shows its reason, and its tray item leaves after a moment
     backend.update_cell(batch_id, "front_0", "blue_metallic", "failed", error_message="Model refused: content policy")
@@ -219,7 +225,9 @@ def test_generate_uploads_bytes_then_shows_placeholders_and_fills_from_events(
         backend.update_cell(batch_id, a, c, "processing")
         backend.update_cell(batch_id, a, c, "completed")
     expect(page.get_by_test_id("batch-progress")).to_have_text("6 / 6 done")
-    expect(page.get_by_test_id("batch-status")).to_have_text("Batch complete: 5 images, 1 failed")
+    # a batch with a failure is a warning with its counts, never a success
+    expect(page.get_by_test_id("batch-status")).to_have_text("Finished with problems: 5 images made, 1 failed")
+    expect(page.get_by_test_id("batch-status")).to_have_attribute("data-tone", "warning")
     expect(active_jobs(page)).to_have_count(0, timeout=8000)
     expect(page.locator("[data-testid=jobs-item]")).to_have_count(0, timeout=8000)
     progress = page.get_by_role("progressbar")
@@ -229,12 +237,12 @@ def test_generate_uploads_bytes_then_shows_placeholders_and_fills_from_events(
     cell(page, "side_90", "red_metallic").get_by_role("button", name=re.compile("full size")).click()
     lightbox = page.get_by_test_id("lightbox")
     expect(lightbox).to_be_visible()
-    expect(lightbox.locator("img")).to_have_attribute(
+    expect(lightbox.locator("#lightbox-img")).to_have_attribute(
         "src", f"{backend.base_url}/fake-assets/{batch_id}/side_90/red_metallic.png"
     )
     expect(lightbox).to_contain_text("Side profile · Red Metallic")
     page.keyboard.press("ArrowRight")
-    expect(lightbox.locator("img")).to_have_attribute("src", re.compile(r"side_90/blue_metallic\.png$"))
+    expect(lightbox.locator("#lightbox-img")).to_have_attribute("src", re.compile(r"side_90/blue_metallic\.png$"))
     page.keyboard.press("Escape")
     expect(lightbox).to_be_hidden()
 
@@ -437,22 +445,24 @@ def test_auto_off_then_colorize_a_finished_angle(backend: FakeBackend, page: Pag
 # ----------------------------------------------------------------------------- gallery
 
 
-def test_gallery_lists_newest_first_with_load_more(backend: FakeBackend, page: Page):
+def test_gallery_groups_by_batch_newest_first_with_more_images(backend: FakeBackend, page: Page):
     backend.gallery_page_size = 8
     seeded = backend.seed_gallery(11)
     open_app(page, backend)
     page.get_by_test_id("gallery-tab").click()
+    expect(page.get_by_test_id("gallery-group")).to_have_count(1)
+    expect(page.get_by_test_id("gallery-group")).to_have_attribute("data-batch-id", "b000-old")
     items = page.get_by_test_id("gallery-item")
     expect(items).to_have_count(8)
     assert items.evaluate_all("els => els.map(e => e.dataset.assetId)") == [s["assetId"] for s in seeded[:8]]
-    more = page.get_by_test_id("gallery-more")
+    more = page.get_by_role("button", name="Show more images")
     expect(more).to_be_visible()
     more.click()
     expect(items).to_have_count(11)
     expect(more).to_be_hidden()
-    assert backend.requests_to("GET", "/api/gallery")[-1]["query"] == "nextToken=8"
-    items.nth(2).get_by_role("button").click()
-    expect(page.get_by_test_id("lightbox").locator("img")).to_have_attribute("src", seeded[2]["imageUrl"])
+    assert backend.requests_to("GET", "/api/gallery")[-1]["query"] == "nextToken=8&batchId=b000-old&limit=24"
+    items.nth(2).get_by_role("button", name=re.compile("full size")).click()
+    expect(page.locator("#lightbox-img")).to_have_attribute("src", seeded[2]["imageUrl"])
     page.keyboard.press("Escape")
     page.get_by_test_id("studio-tab").click()
     expect(page.get_by_test_id("generate")).to_be_visible()

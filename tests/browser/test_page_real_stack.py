@@ -71,7 +71,7 @@ def test_scenario_a_two_angles_two_colours_fill_the_matrix(page: Page, base_url:
     for c in COLORS:
         page.get_by_test_id(f"color-{c}").check()
     expect(page.get_by_test_id("auto-colorize")).to_be_checked()
-    expect(page.get_by_test_id("output-info")).to_have_text("2 angles + 4 colour variants = 6 images")
+    expect(page.get_by_test_id("output-info")).to_have_text("2 angles + 4 colour variants = 6 images · about $0.23")
     generate = page.get_by_test_id("generate")
     expect(generate).to_have_text("Generate 2 Angles → 2 Colors each")
     expect(generate).to_be_enabled()
@@ -87,7 +87,8 @@ def test_scenario_a_two_angles_two_colours_fill_the_matrix(page: Page, base_url:
 
     wait_completed(page, keys)
     expect(page.get_by_test_id("batch-progress")).to_have_text("6 / 6 done")
-    expect(page.get_by_test_id("batch-status")).to_have_text("Batch complete: 6 images", timeout=30_000)
+    # the actual cost once the batch is done: 6 billed images x $0.039
+    expect(page.get_by_test_id("batch-status")).to_have_text("Batch complete: 6 images · cost $0.23", timeout=30_000)
     expect(page.locator("[data-testid=jobs-tray] [data-testid=jobs-item]")).to_have_count(0, timeout=10_000)
 
     # the lightbox shows the full PNG
@@ -95,10 +96,10 @@ def test_scenario_a_two_angles_two_colours_fill_the_matrix(page: Page, base_url:
     lightbox = page.get_by_test_id("lightbox")
     expect(lightbox).to_be_visible()
     page.wait_for_function(
-        "() => { const i = document.querySelector('[data-testid=lightbox] img'); return i.complete && i.naturalWidth > 0; }"
+        "() => { const i = document.getElementById('lightbox-img'); return i.complete && i.naturalWidth > 0; }"
     )
-    full_src = lightbox.locator("img").get_attribute("src")
-    assert full_src == cell(page, "side_90", "red_metallic").locator("a[download]").get_attribute("href")
+    full_src = lightbox.locator("#lightbox-img").get_attribute("src") or ""
+    assert "/side_90/red_metallic.png" in full_src, full_src
     page.keyboard.press("Escape")
     expect(lightbox).to_be_hidden()
 
@@ -134,7 +135,7 @@ def test_scenario_b_auto_off_then_colorize(page: Page, base_url: str, tmp_path: 
     for c in COLORS:
         page.get_by_test_id(f"color-{c}").check()
     page.get_by_test_id("auto-colorize").uncheck()
-    expect(page.get_by_test_id("output-info")).to_have_text("2 angles = 2 images (colours later)")
+    expect(page.get_by_test_id("output-info")).to_have_text("2 angles = 2 images (colours later) · about $0.08")
     generate = page.get_by_test_id("generate")
     expect(generate).to_have_text("Generate 2 Angles (colors later)")
     generate.click()
@@ -151,5 +152,5 @@ def test_scenario_b_auto_off_then_colorize(page: Page, base_url: str, tmp_path: 
 
     wait_completed(page, [("front_0", "red_metallic"), ("front_0", "blue_metallic"), ("side_90", None)])
     expect(page.get_by_test_id("batch-progress")).to_have_text("4 / 4 done")
-    expect(page.get_by_test_id("batch-status")).to_have_text("Batch complete: 4 images", timeout=30_000)
+    expect(page.get_by_test_id("batch-status")).to_have_text("Batch complete: 4 images · cost $0.16", timeout=30_000)
     save_matrix_screenshots(page, artifacts_dir, "real-colorize")
