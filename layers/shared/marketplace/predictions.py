@@ -85,6 +85,24 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float:
     return min(seconds, MAX_RETRY_AFTER_SECONDS)
 
 
+def _upload_timeout() -> httpx.Timeout:
+    import httpx
+
+    # A photo of up to 30 MB on a laptop's uplink; never unbounded.
+    return httpx.Timeout(60.0, connect=3.0, pool=3.0)
+
+
+def _bound_timeout(request: httpx.Request) -> None:
+    """httpx request hook: the client asks for no timeout at all (``timeout=None``) on
+    ``files.create`` and on ``predictions.create`` without ``wait``, overriding the client's own;
+    a stuck request would hold RunPrediction until Lambda kills it. Uploads get a minute, the rest
+    the client's timeout."""
+    timeout = request.extensions.get("timeout") or {}
+    if any(value is None for value in timeout.values()):
+        bound = _upload_timeout() if request.url.path == "/v1/files" else _timeout()
+        request.extensions["timeout"] = bound.as_dict()
+
+
 def _raise_if_throttled(response: httpx.Response) -> None:
     """httpx response hook: a 429 becomes ReplicateRateLimited with its Retry-After (the client's
     own ReplicateError drops the headers)."""
@@ -113,7 +131,7 @@ def get_client() -> replicate.Client:
         if client is None:
             _clients.clear()
             client = replicate.Client(api_token=key[0], base_url=key[1], timeout=_timeout(),
-                                      event_hooks={"response": [_raise_if_throttled]})
+                                      event_hooks={"request": [_bound_timeout], "response": [_raise_if_throttled]})
             # The client builds its httpx client (an SSL context: ~10 ms of CPU) on first use,
             # unguarded: concurrent first creates each built one. Built here, under the lock, once.
             _ = client._client

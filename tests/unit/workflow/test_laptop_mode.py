@@ -148,6 +148,20 @@ def test_given_laptop_mode_when_a_colour_runs_then_its_angles_stored_png_is_hand
     assert next(iter(fake.predictions.values()))["input"]["image_input"] == [f"{BASE}/v1/files/file-1"]
 
 
+def test_given_the_client_asks_for_no_timeout_when_it_uploads_and_creates_then_both_are_bounded_all_the_same(
+    world: World, fake: FakeReplicate, laptop: None
+) -> None:
+    make_batch(world.repo, colors=(), sources=_own_uploads(world, 1))
+
+    _invoke("front_0", None, "tok-a")
+
+    upload = next(r for r in fake.requests if r.url.path == "/v1/files")
+    timeout = upload.extensions["timeout"]
+    assert None not in timeout.values() and timeout["read"] <= 60, timeout  # files.create passes timeout=None
+    create = next(r for r in fake.requests if r.url.path.endswith("/predictions"))
+    assert create.extensions["timeout"]["read"] == 10.0  # create without wait passes timeout=None too
+
+
 def test_given_replicate_says_429_to_an_upload_when_run_then_the_cell_waits_instead_of_failing(
     world: World, fake: FakeReplicate, laptop: None
 ) -> None:
