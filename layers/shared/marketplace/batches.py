@@ -74,9 +74,11 @@ def _angle_cell(batch_id: str, run_id: str, owner: str, sources: list[str], pres
 def _color_cell(batch_id: str, run_id: str, owner: str, presets: Presets, angle_key: str, color_key: str,
                 now: str) -> Cell:
     template = _present(presets.prompt("colorization"), "colorization")
-    prompt = build_color_prompt(template, _present(presets.color(color_key), color_key))
+    color = _present(presets.color(color_key), color_key)
+    prompt = build_color_prompt(template, color)
+    # The prompt value is frozen with the prompt: the colour check reads its target from it.
     return Cell(batchId=batch_id, runId=run_id, owner=owner, type=CellType.COLOR, angleKey=angle_key,
-                colorKey=color_key, prompt=prompt, createdAt=now, updatedAt=now)
+                colorKey=color_key, prompt=prompt, promptValue=color.prompt_value, createdAt=now, updatedAt=now)
 
 
 def create_batch(owner: str, request: CreateBatchRequest, idempotency_key: str | None = None) -> dict[str, Any]:

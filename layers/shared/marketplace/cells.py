@@ -117,7 +117,12 @@ def handle_prediction_update(prediction: Mapping[str, Any], cell: Cell) -> Outco
             logger.warning("output rejected", extra={"reason": error.message})
             return _fail(cell, owner, f"output rejected: {error.message}")
         logger.info("output persisted", extra={"timings_ms": stored.timings, "bytes": stored.size_bytes})
-        completed = get_repository().complete_cell(cell, str(owner), stored.image_key, stored.thumb_key)
+        check = None
+        if not cell.is_angle:  # a colour variant: its paint against the colour it asked for
+            from .color_check.service import check_cell
+
+            check = check_cell(cell, stored.thumbnail)
+        completed = get_repository().complete_cell(cell, str(owner), stored.image_key, stored.thumb_key, check)
         if completed is None:
             return Outcome.UNCHANGED
         metrics.add_metric(name="CellsCompleted", unit="Count", value=1)

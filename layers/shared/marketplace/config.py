@@ -53,6 +53,9 @@ class Settings(BaseModel):
     archive_function_name: str = ""
     # What Replicate bills per succeeded image (google/nano-banana: $0.039); estimates and costs.
     price_per_image_usd: float = Field(default=0.039, ge=0, allow_inf_nan=False)
+    # The colour check: a colour cell whose body paint is further than this (CIEDE2000) from its
+    # target is "off" (docs/ARCHITECTURE.md, "The colour check", says why 10).
+    color_check_max_delta_e: float = Field(default=10.0, gt=0, le=100, allow_inf_nan=False)
     # How this stack's own objects (uploads, an angle's PNG) reach Replicate: "url" (presigned S3
     # GETs, the deployed product) or "files" (uploaded through Replicate's Files API: a laptop's
     # S3 is on an address Replicate cannot reach). See docs/ARCHITECTURE.md, "Laptop mode".
@@ -94,6 +97,7 @@ class Settings(BaseModel):
             replicate_create_burst=int(env.get("REPLICATE_CREATE_BURST", "50") or 0),
             archive_function_name=env.get("ARCHIVE_FUNCTION_NAME", ""),
             price_per_image_usd=float(env.get("PRICE_PER_IMAGE_USD", "0.039") or 0.039),
+            color_check_max_delta_e=float(env.get("COLOR_CHECK_MAX_DELTA_E", "10") or 10),
             replicate_input_handover=(env.get("REPLICATE_INPUT_HANDOVER") or "url").strip().lower(),  # type: ignore[arg-type]
             replicate_completion=(env.get("REPLICATE_COMPLETION") or "webhook").strip().lower(),  # type: ignore[arg-type]
         )

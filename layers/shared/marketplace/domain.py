@@ -20,6 +20,15 @@ class Record(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+class ColorCheck(Record):
+    """A colour cell's paint measured against its target (``marketplace.color_check``)."""
+
+    target: str | None = None  # "#rrggbb"
+    measured: str | None = None  # "#rrggbb"
+    deltaE: float | None = None  # CIEDE2000, one decimal
+    verdict: str = "unknown"  # ok | off | unknown
+
+
 class Cell(Record):
     batchId: str
     angleKey: str
@@ -44,6 +53,8 @@ class Cell(Record):
     imageCount: int | None = None  # images this cell made, every attempt (what Replicate bills)
     colorCount: int | None = None  # an angle's colour jobs in its run (their slots are reserved with it)
     attempt: int = 1  # 1, then 2, 3, ... each time the dealer retries or regenerates the cell
+    promptValue: str | None = None  # a colour cell: its colour's prompt value, frozen with the prompt
+    colorCheck: ColorCheck | None = None  # a completed colour cell: its image's paint against the target
 
     @property
     def is_angle(self) -> bool:

@@ -64,6 +64,15 @@ class UploadsRequest(_Request):
     files: list[UploadFile] = Field(min_length=1, max_length=MAX_SOURCE_IMAGES)
 
 
+class ColorCheckView(BaseModel):
+    target: str | None = Field(description="the paint asked for, #rrggbb (null: the colour names none)")
+    measured: str | None = Field(description="the body paint measured in the image, #rrggbb (null: not measurable)")
+    deltaE: float | None = Field(description="CIEDE2000 between them, one decimal")
+    verdict: Literal["ok", "off", "unknown"] = Field(
+        description="ok: deltaE within the deployment's threshold; off: beyond it (a cell to regenerate); "
+                    "unknown: no target or no measurable body")
+
+
 class CellView(BaseModel):
     type: CellType
     angleKey: str
@@ -73,6 +82,8 @@ class CellView(BaseModel):
     thumbUrl: str | None = None
     error: str | None = None
     attempt: int = Field(default=1, description="1, then 2, 3, ... each time the cell is retried or regenerated")
+    colorCheck: ColorCheckView | None = Field(
+        default=None, description="a completed colour cell: its paint checked against the colour asked for")
 
 
 class CellCounts(BaseModel):

@@ -63,6 +63,7 @@ class PersistedOutput:
     width: int = 0
     height: int = 0
     size_bytes: int = 0
+    thumbnail: bytes = field(default=b"", repr=False)  # the stored thumbnail (the colour check reads it)
 
 
 _session_local = threading.local()
@@ -321,4 +322,5 @@ def persist_output(batch_id: str, angle_key: str, color_key: str | None, output:
         width=width,
         height=height,
         size_bytes=len(data),
+        thumbnail=thumb,
     )

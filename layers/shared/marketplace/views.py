@@ -26,6 +26,7 @@ def cell_view(cell: Cell) -> dict[str, Any]:
         "thumbUrl": object_url(cell.thumbKey) if cell.thumbKey else None,
         "error": cell.error,
         "attempt": cell.attempt,
+        "colorCheck": cell.colorCheck.model_dump(mode="json") if cell.colorCheck else None,
     }
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from . import cells, webhooks
+from .color_check.service import CHECK_SECONDS as COLOR_CHECK_SECONDS
 from .domain import Cell
 from .errors import MalformedWebhook, PayloadTooLarge, RetryLater
 from .observability import bind, logger
@@ -38,6 +39,7 @@ WEBHOOK_BUDGET_SECONDS = {
     "wait for the prediction's record": sum(RECORD_WAITS_SECONDS),
     "download (deadline + one read)": DOWNLOAD_DEADLINE_SECONDS + READ_TIMEOUT_SECONDS,
     "PNG check and thumbnail (40 MP at most)": 4.0,
+    "colour check (the fed thumbnail's read and the measure, bounded)": COLOR_CHECK_SECONDS,
     "S3 puts, the cell transaction, Step Functions, push": 4.0,
 }
 

@@ -128,7 +128,7 @@ def test_given_an_angle_cell_when_run_then_every_source_goes_to_nano_banana_with
     # The processing cell is pushed to its owner (no start webhook will come).
     assert world.job_updates() == [{
         "type": "angle", "angleKey": "front_0", "colorKey": None, "status": "processing",
-        "imageUrl": None, "thumbUrl": None, "error": None, "attempt": 1,
+        "imageUrl": None, "thumbUrl": None, "error": None, "attempt": 1, "colorCheck": None,
     }]
     # One round trip reads the cell (it carries its sources: no batch row) and the owner's
     # connections (the push needs no other read); one conditional write, one reservation of a

@@ -4,10 +4,11 @@ The one way back is the dealer's retry: a terminal cell becomes queued again, a 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from .. import keys
-from ..domain import Cell
+from ..domain import Cell, ColorCheck
 from ..errors import StateConflict
 from ..statuses import COUNTER, CellStatus
 from .batches import counter_update
@@ -32,6 +33,14 @@ def _open_cell_update(table: str, batch_id: str, angle_key: str, color_key: str 
             "ExpressionAttributeValues": values(**_OPEN_VALUES, **named),
         }
     }
+
+
+def _stored_check(check: ColorCheck) -> dict[str, Any]:
+    """DynamoDB takes no floats: ΔE goes in as the Decimal of its one-decimal text."""
+    stored = check.model_dump(mode="json")
+    if stored.get("deltaE") is not None:
+        stored["deltaE"] = Decimal(str(stored["deltaE"]))
+    return stored
 
 
 class CellRows:
@@ -73,8 +82,10 @@ class CellRows:
             ExpressionAttributeValues=values(token=task_token, now=now_iso()),
         )
 
-    def complete_cell(self, cell: Cell, owner: str, image_key: str, thumb_key: str) -> Cell | None:
-        """One transaction: cell completed + gallery asset (exactly once) + batch counter.
+    def complete_cell(self, cell: Cell, owner: str, image_key: str, thumb_key: str,
+                      color_check: ColorCheck | None = None) -> Cell | None:
+        """One transaction: cell completed (with its colour check, a colour cell) + gallery asset
+        (exactly once) + batch counter.
 
         Returns the completed cell, or None when the cell was already terminal (nothing written).
         """
@@ -89,9 +100,11 @@ class CellRows:
                 self.table.name, cell.batchId, cell.angleKey, cell.colorKey,
                 "SET #status = :completed, imageKey = :image, thumbKey = :thumb, completedAt = :now, "
                 "updatedAt = :now, "
-                "imageCount = if_not_exists(imageCount, :zero) + :one "  # billed images (marketplace.pricing)
+                + ("colorCheck = :check, " if color_check is not None else "")
+                + "imageCount = if_not_exists(imageCount, :zero) + :one "  # billed images (marketplace.pricing)
                 "REMOVE GSI1PK, GSI1SK, #error",
                 completed=CellStatus.COMPLETED, image=image_key, thumb=thumb_key, now=now, zero=0, one=1,
+                **({"check": _stored_check(color_check)} if color_check is not None else {}),
             ),
             {"Put": {"TableName": self.table.name, "Item": to_item(guard), "ConditionExpression": "attribute_not_exists(PK)"}},
             {"Put": {"TableName": self.table.name, "Item": to_item(asset)}},
@@ -99,8 +112,11 @@ class CellRows:
         ])
         if not completed:
             return None
-        return cell.model_copy(update={"status": CellStatus.COMPLETED, "imageKey": image_key, "thumbKey": thumb_key,
-                                       "completedAt": now, "error": None})
+        update: dict[str, Any] = {"status": CellStatus.COMPLETED, "imageKey": image_key, "thumbKey": thumb_key,
+                                  "completedAt": now, "error": None}
+        if color_check is not None:
+            update["colorCheck"] = color_check
+        return cell.model_copy(update=update)
 
     def fail_cell(self, batch_id: str, angle_key: str, color_key: str | None, error: str) -> Cell | None:
         """Marks a cell failed with its reason. None when it was already terminal."""

@@ -1,0 +1,92 @@
+"""The colour check on the webhook's path: a completing colour cell's output (its thumbnail, made
+already) against the angle image it was fed (that image's stored thumbnail), bounded in time.
+
+The fed image is the one RunPrediction handed over: its key is in the cell's ``imageInput`` URL
+(``batches/{batchId}/{angleKey}/angle[.n].png``, whatever signed it), so a later attempt of the
+angle never stands in for the one this colour was made from. The target is the colour's prompt
+value frozen on the cell (older cells: the hex in their prompt). Whatever goes wrong (an S3
+error, an unreadable image, a check slower than ``CHECK_SECONDS``) the answer is ``unknown`` and
+a warning is logged: the cell completes all the same.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from urllib.parse import unquote, urlsplit
+
+from ..aws import s3_client
+from ..config import get_settings
+from ..domain import Cell
+from ..domain import ColorCheck as StoredCheck
+from ..observability import logger
+from .measure import UNKNOWN, ColorCheck, check_color
+
+CHECK_SECONDS = 1.0
+"""The whole check (the fed thumbnail's S3 read and the measuring, ~10 ms) at most: its share of
+the webhook's budget (``webhook_delivery.WEBHOOK_BUDGET_SECONDS``)."""
+MAX_FED_BYTES = 8 * 1024 * 1024  # a stored thumbnail is ≤ 512 px: far under this
+
+# As outputs' pool: one worker per delivery checking at the same time; threads start when needed.
+_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="colorcheck")
+_HEX = re.compile(r"#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})(?![0-9a-zA-Z])")
+
+
+def fed_thumb_key(cell: Cell) -> str | None:
+    """The stored thumbnail of the angle image this colour cell was fed, from its ``imageInput``."""
+    if not cell.imageInput:
+        return None
+    path = unquote(urlsplit(cell.imageInput[0]).path)
+    stem = re.escape(f"batches/{cell.batchId}/{cell.angleKey}/angle")
+    found = re.search(stem + r"((?:\.\d+)?)\.png$", path)
+    return f"batches/{cell.batchId}/{cell.angleKey}/angle{found.group(1)}.thumb.png" if found else None
+
+
+def target_text(cell: Cell) -> str | None:
+    """What names the target: the colour's prompt value; a cell from before it was kept, the hex
+    in its prompt (a colour name in the whole prompt is ambiguous: the template names "black trim")."""
+    if cell.promptValue:
+        return cell.promptValue
+    found = _HEX.search(cell.prompt or "")
+    return found.group(0) if found else None
+
+
+def _fed_image(cell: Cell) -> bytes | None:
+    key = fed_thumb_key(cell)
+    if key is None:
+        logger.info("colour check without the fed image: its key is not in the cell's input")
+        return None
+    try:
+        answer = s3_client().get_object(Bucket=get_settings().bucket_name, Key=key)
+        if int(answer.get("ContentLength") or 0) > MAX_FED_BYTES:
+            return None
+        return bytes(answer["Body"].read(MAX_FED_BYTES + 1))[:MAX_FED_BYTES]
+    except Exception as error:  # measured without it (the border fallback)
+        logger.warning("colour check: the fed image could not be read", extra={"error": type(error).__name__})
+        return None
+
+
+def _check(cell: Cell, output_thumb: bytes, max_delta_e: float) -> ColorCheck:
+    return check_color(target_text(cell), output_thumb, _fed_image(cell), max_delta_e)
+
+
+def check_cell(cell: Cell, output_thumb: bytes) -> StoredCheck:
+    """The colour check of a completing colour cell; never raises."""
+    started = time.perf_counter()
+    try:
+        future = _pool.submit(_check, cell, output_thumb, get_settings().color_check_max_delta_e)
+        result = future.result(timeout=CHECK_SECONDS)
+    except FutureTimeout:
+        result = ColorCheck(None, None, None, UNKNOWN, f"the check took longer than {CHECK_SECONDS:g} s")
+    except Exception as error:  # a check never fails a delivery
+        logger.exception("colour check failed")
+        result = ColorCheck(None, None, None, UNKNOWN, f"check failed: {type(error).__name__}")
+    elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+    details = {**result.as_view(), "ms": elapsed_ms}
+    if result.reason:
+        logger.warning("colour check unknown", extra={**details, "reason": result.reason})
+    else:
+        logger.info("colour checked", extra=details)
+    return StoredCheck.model_validate(result.as_view())
