@@ -51,9 +51,10 @@ export class BatchActions {
     const what = this.ctx.presets.cellTitle(cell);
     const regenerate = cell.status === STATUS.COMPLETED;
     try {
+      const before = batch.attempts();
       const answer = await this.ctx.getApi().retry(batch.batchId, [{ angleKey: cell.angleKey, colorKey: cell.colorKey }]);
       if (this.ctx.getBatch() !== batch) return;
-      batch.retryQueued(retriedKeys(answer, [key]));
+      batch.retryQueued(retriedKeys(answer, [key]), before);
       toast(`${regenerate ? "Regenerating" : "Retrying"} ${what}${costNote(answer)}`, "success");
       this.ctx.refresh("after retry");
     } catch (err) {
@@ -70,10 +71,11 @@ export class BatchActions {
     this.retryingAll = true;
     this.ctx.render();
     try {
+      const before = batch.attempts();
       const answer = await this.ctx.getApi().retry(batch.batchId);
       if (this.ctx.getBatch() !== batch) return;
       const keys = retriedKeys(answer, null);
-      batch.retryQueued(keys);
+      batch.retryQueued(keys, before);
       toast(`Retrying ${plural(keys ? keys.length : 0, "image")}${costNote(answer)}`, "success");
       this.ctx.refresh("after retry failed");
     } catch (err) {

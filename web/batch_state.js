@@ -238,17 +238,26 @@ export class BatchState {
     this.sawRunning = true;
   }
 
+  /** Every cell's attempt now (taken before a retry is asked for: see retryQueued). */
+  attempts() {
+    return new Map([...this.cells].map(([k, c]) => [k, c.attempt]));
+  }
+
   /**
    * POST .../retry was accepted for `keys` (cell keys; none: every failed or canceled cell): each
    * goes back to queued as its next attempt, and a retried angle's colour cells with it. The
-   * server's reports of the new attempt then take over.
+   * server's reports of the new attempt then take over. `before` (attempts() taken before the
+   * request) keeps a cell whose new attempt was already reported (a push can beat the answer)
+   * from being moved on twice.
    */
-  retryQueued(keys = null) {
+  retryQueued(keys = null, before = null) {
     const chosen = keys ? keys.map((k) => this.cells.get(k)).filter(Boolean) : this.retryable();
     const angles = new Set(chosen.filter((c) => !c.colorKey).map((c) => c.angleKey));
     const all = new Set(chosen);
     for (const c of this.cells.values()) if (c.colorKey && angles.has(c.angleKey) && isTerminal(c.status)) all.add(c);
     for (const c of all) {
+      const was = before ? before.get(cellKey(c.angleKey, c.colorKey)) : c.attempt;
+      if (was !== undefined && c.attempt > was) continue; // its new attempt is here already
       c.status = STATUS.QUEUED;
       c.attempt += 1;
       c.error = null;

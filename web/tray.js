@@ -36,11 +36,14 @@ export class JobsTray {
   }
 
   open(open) {
+    const wasOpen = document.body.classList.contains("tray-open");
+    const focusInside = $("jobs-tray").contains(document.activeElement);
     document.body.classList.toggle("tray-open", open);
     $("jobs-toggle").setAttribute("aria-expanded", String(open));
     $("scrim").hidden = !open;
     if (open) $("tray-close").focus();
-    else if (this.ctx.smallScreen.matches) $("jobs-toggle").focus();
+    // back to the button that opened the drawer, only if the focus was in it (never steal it)
+    else if (wasOpen && focusInside && this.ctx.smallScreen.matches) $("jobs-toggle").focus();
   }
 
   /** Forget every item (another batch is shown). */

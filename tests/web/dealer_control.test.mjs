@@ -60,6 +60,18 @@ describe("retry and regenerate follow the new attempt", () => {
     assert.deepEqual([now.status, now.attempt, now.thumbUrl], ["completed", 2, "new.png"]);
   });
 
+  test("given a retry whose new attempt was pushed before the answer when the answer comes then the cell is not moved on twice", () => {
+    const batch = created();
+    batch.applyMessage(jobUpdated(colorCell("front_0", "red_metallic", "failed", { error: "x" })));
+    const before = batch.attempts();
+    batch.applyMessage(jobUpdated(colorCell("front_0", "red_metallic", "processing", { attempt: 2 }))); // the push won the race
+    batch.retryQueued([cellKey("front_0", "red_metallic")], before);
+    const cell = batch.cells.get(cellKey("front_0", "red_metallic"));
+    assert.deepEqual([cell.status, cell.attempt], ["processing", 2]);
+    batch.applyMessage(jobUpdated(colorCell("front_0", "red_metallic", "completed", { attempt: 2, thumbUrl: "t" })));
+    assert.equal(batch.cells.get(cellKey("front_0", "red_metallic")).status, "completed");
+  });
+
   test("given failures when Retry failed is accepted then every failed or canceled cell and a retried angle's colours run again", () => {
     const batch = created();
     finishAll(batch, [cellKey("front_0", null), cellKey("side_90", "blue_metallic")]);
