@@ -13,7 +13,8 @@ recommends data URIs only for small files.
 
 Each object is uploaded once per content (S3 key + ETag) while its file is good for another hour
 (Replicate keeps files 24 h): the angles of a batch share its photos, the colours of an angle its
-PNG. Concurrent hand-overs of one object wait for the first upload instead of repeating it.
+PNG. Concurrent hand-overs of one object wait for the first upload instead of repeating it, and
+an angle's photos are uploaded side by side (``each``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import mimetypes
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 
 from . import predictions
@@ -38,6 +41,7 @@ REUSE_MARGIN_SECONDS = HANDOVER_URL_SECONDS
 FILE_LIFETIME_SECONDS = 24 * 3600  # when Replicate does not say
 CACHE_SIZE = 1024
 UPLOAD_WAIT_SECONDS = 60.0
+PARALLEL_UPLOADS = 4
 
 _lock = threading.Lock()
 _files: OrderedDict[tuple[str, str, str], predictions.UploadedFile] = OrderedDict()
@@ -49,6 +53,15 @@ def object_input(key: str) -> str:
     if get_settings().replicate_input_handover != "files":
         return object_url(key, expires_in=HANDOVER_URL_SECONDS)
     return _file_url(key)
+
+
+def each(hand_over: Callable[[str], str], items: Sequence[str]) -> list[str]:
+    """``hand_over`` of every item, in order; side by side when they are uploads (each waits on
+    Replicate's answer, not on this CPU)."""
+    if len(items) < 2 or get_settings().replicate_input_handover != "files":
+        return [hand_over(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_UPLOADS, len(items)), thread_name_prefix="handover") as pool:
+        return list(pool.map(hand_over, items))
 
 
 def reset() -> None:

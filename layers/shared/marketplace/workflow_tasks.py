@@ -156,7 +156,7 @@ def _image_input(cell: Cell, angle_output: Mapping[str, Any] | None) -> list[str
         if urls is None:  # a cell from before cells carried their sources
             batch = get_repository().get_batch(cell.batchId)
             urls = batch.sourceImageUrls if batch else []
-        sources = [handover_url(url) for url in urls]
+        sources = handover.each(handover_url, urls)
         if not sources:
             raise ValidationFailed("the batch has no source images", field="sourceImageUrls")
         return sources

@@ -6,6 +6,7 @@ cell through the one path every outcome takes."""
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
@@ -42,8 +43,13 @@ class FakeReplicate:
     predictions: dict[str, dict[str, Any]] = field(default_factory=dict)
     answers: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     page_size: int = 100
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:  # an angle's photos are uploaded side by side
+            return self._answer(request)
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         if self.answers:
             status, body = self.answers.pop(0)
@@ -124,15 +130,16 @@ def test_given_laptop_mode_when_two_angles_run_then_each_photo_is_uploaded_once_
     _invoke("front_0", None, "tok-a")
     _invoke("side_90", None, "tok-b")
 
-    assert [name for name, _ in fake.uploads] == ["00000000-photo.jpg", "00000001-photo.jpg", "00000002-photo.jpg"]
-    assert fake.uploads[1][1] == b"\xff\xd8\xff" + b"\x01" * 64  # the S3 object's bytes
+    assert sorted(name for name, _ in fake.uploads) == [f"0000000{i}-photo.jpg" for i in range(3)]
+    uploaded = {f"{BASE}/v1/files/file-{n + 1}": data for n, (_, data) in enumerate(fake.uploads)}
     creates = [p["request"] for p in fake.predictions.values()]
     assert len(creates) == 2
-    for body in creates:
-        assert body["input"]["image_input"] == [f"{BASE}/v1/files/file-{i}" for i in (1, 2, 3)]
+    for body in creates:  # the S3 objects' bytes, in the batch's order
+        assert [uploaded[url] for url in body["input"]["image_input"]] == [b"\xff\xd8\xff" + bytes([i]) * 64
+                                                                           for i in range(3)]
         assert "webhook" not in body and "webhook_events_filter" not in body
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in fake.requests)
-    assert world.cell("b-1", "front_0")["imageInput"][0] == f"{BASE}/v1/files/file-1"
+    assert world.cell("b-1", "front_0")["imageInput"] == creates[0]["input"]["image_input"]
 
 
 def test_given_laptop_mode_when_a_colour_runs_then_its_angles_stored_png_is_handed_over_as_a_file(
