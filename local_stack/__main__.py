@@ -12,6 +12,7 @@ import time
 import warnings
 from pathlib import Path
 
+from .children import fewer_malloc_arenas
 from .poller import TARGETS, choose_target, describe
 from .stack import LocalStack
 
@@ -75,6 +76,7 @@ def write_ready_file(path: Path, stack: LocalStack) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    fewer_malloc_arenas()
     # Powertools warns on every invocation that publishes no metric; metrics are off locally.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     stop = threading.Event()

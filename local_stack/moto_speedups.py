@@ -5,6 +5,9 @@ manager, applied with ``moto_fixes``'s corrections):
 - the ASL interpreter builds a new boto3 client for every Lambda task
   (``shared_step_functions_clients``) and parses every JSONPath each time a state uses it
   (``cached_jsonpath_parsing``);
+- every execution parses its state machine's definition anew (``parsed_definitions_reused``);
+- each Task state's thread makes its Lambda invoke itself and keeps that deep stack resident while
+  it waits for the task token (``lambda_invokes_on_shared_threads``);
 - DynamoDB answers go through moto's model-driven serializer, which looks up every member of
   every attribute value of every item under several spellings (``direct_attribute_values``).
 """
@@ -209,3 +212,68 @@ def attribute_value_wire(value: dict[str, Any], base64: Any) -> dict[str, Any]:
         else:  # BOOL, NULL
             wire[kind] = member
     return wire
+
+
+@contextmanager
+def parsed_definitions_reused() -> Iterator[None]:
+    """moto parses a state machine's whole definition (its ANTLR parser: 50-100 ms of CPU for
+    ours) at the start of every execution, on the path from POST to the first create. The parsed
+    program is an immutable tree (per-execution state lives in the execution's environment), so
+    executions of the same definition share one parse."""
+    import functools
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original = ExecutionWorker._get_evaluation_entrypoint
+    if getattr(original, "_reused", False):
+        yield
+        return
+
+    @functools.lru_cache(maxsize=64)
+    def program_for(definition: str) -> Any:
+        return AmazonStateLanguageParser.parse(definition)[0]
+
+    def _get_evaluation_entrypoint(self: Any) -> Any:
+        return program_for(self._evaluation_details.state_machine_details.definition)
+
+    _get_evaluation_entrypoint._reused = True  # type: ignore[attr-defined]
+    ExecutionWorker._get_evaluation_entrypoint = _get_evaluation_entrypoint  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ExecutionWorker._get_evaluation_entrypoint = original  # type: ignore[method-assign]
+
+
+# Lambda tasks invoking at once (a RunPrediction may sleep up to 3 s for its create slot inside
+# its invocation): more than any batch keeps in that state, fewer than the iterations waiting.
+LAMBDA_INVOKE_WORKERS = 256
+
+
+@contextmanager
+def lambda_invokes_on_shared_threads() -> Iterator[None]:
+    """moto runs each Task state on a thread of its own, which invokes the Lambda (botocore,
+    urllib3, http.client: a deep stack) and then, for `.waitForTaskToken`, waits for the callback
+    for as long as the prediction takes. The pages the deep call touched stay resident for the
+    whole wait: ~30 KB per waiting cell, 1,200 waiting cells in a 30 x 40 batch. The invoke runs
+    on a shared pool of threads instead, whose stacks are reused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils as lambda_tasks
+
+    original = lambda_tasks.__dict__["_invoke_lambda_function"]
+    if getattr(original, "_pooled", False):
+        yield
+        return
+    pool = ThreadPoolExecutor(max_workers=LAMBDA_INVOKE_WORKERS, thread_name_prefix="lambda-invoke")
+
+    def _invoke_lambda_function(parameters: dict, region: str, state_credentials: Any) -> Any:
+        return pool.submit(original, parameters=parameters, region=region, state_credentials=state_credentials).result()
+
+    _invoke_lambda_function._pooled = True  # type: ignore[attr-defined]
+    setattr(lambda_tasks, "_invoke_lambda_function", _invoke_lambda_function)  # noqa: B010 - typed moto module
+    try:
+        yield
+    finally:
+        setattr(lambda_tasks, "_invoke_lambda_function", original)  # noqa: B010
+        pool.shutdown(wait=False)

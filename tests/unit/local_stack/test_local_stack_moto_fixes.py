@@ -283,6 +283,50 @@ def test_given_cached_jsonpath_parsing_then_n_executions_parse_each_path_once(sf
         assert json_path.parse is parse  # restored
 
 
+def test_given_parsed_definitions_reused_then_n_executions_parse_the_definition_once(sfn: Any) -> None:
+    from unittest import mock
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    from local_stack.moto_speedups import parsed_definitions_reused
+
+    arn = machine(sfn, ADD_FIELD, name="reused")
+    with mock.patch.object(AmazonStateLanguageParser, "parse", wraps=AmazonStateLanguageParser.parse) as parse:
+        with parsed_definitions_reused():
+            outputs = [run(sfn, arn, json.dumps({"a": n})) for n in range(4)]
+        assert parse.call_count == 1
+    # One parsed program, four executions with their own data.
+    assert [json.loads(o["output"]) for o in outputs] == [{"a": n, "b": "y"} for n in range(4)]
+
+
+def test_given_pooled_lambda_invokes_then_the_task_thread_waits_while_a_shared_thread_invokes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils as lambda_tasks
+
+    from local_stack.moto_speedups import lambda_invokes_on_shared_threads
+
+    invoked_on: list[str] = []
+
+    def invoke(parameters: dict, region: str, state_credentials: Any) -> dict:
+        invoked_on.append(threading.current_thread().name)
+        if parameters.get("fail"):
+            raise RuntimeError("function error")
+        return {"StatusCode": 200, "Payload": parameters["Payload"]}
+
+    monkeypatch.setattr(lambda_tasks, "_invoke_lambda_function", invoke)
+    with lambda_invokes_on_shared_threads():
+        answer = lambda_tasks._invoke_lambda_function(parameters={"Payload": {"a": 1}}, region="us-east-1",
+                                                      state_credentials=None)
+        with pytest.raises(RuntimeError, match="function error"):
+            lambda_tasks._invoke_lambda_function(parameters={"fail": True}, region="us-east-1", state_credentials=None)
+    assert answer == {"StatusCode": 200, "Payload": {"a": 1}}
+    assert all(name.startswith("lambda-invoke") for name in invoked_on) and len(invoked_on) == 2
+    assert lambda_tasks._invoke_lambda_function is invoke  # restored
+
+
 EVERY_ATTRIBUTE_TYPE = {
     "pk": {"S": "CELL#1"}, "text": {"S": ""}, "number": {"N": "-12.50"}, "blob": {"B": b"\x00\xffraw"},
     "strings": {"SS": ["a", "b"]}, "numbers": {"NS": ["1", "2.5"]}, "blobs": {"BS": [b"x", b"\x01"]},
