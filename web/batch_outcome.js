@@ -68,4 +68,9 @@ export function describeBatch(batch) {
   return { status, tone: "warning", text: `Finished with problems: ${madeAndMissed(p)}${costText(cost)}` };
 }
 
+/** describeBatch's text without the cost (a toast is shown before the final cost is read). */
+export function summarizeBatch(batch) {
+  return describeBatch({ ...batch, progress: () => batch.progress(), cost: null, estimate: null, status: batch.status }).text;
+}
+
 const costText = (cost) => (cost === null ? "" : ` · cost ${formatUsd(cost)}`);

@@ -87,8 +87,9 @@ export function drawCell(node, cell, batchId, ctx) {
       type: "button",
       class: `btn small save${saved ? " saved" : ""}`,
       "aria-pressed": String(saved),
+      "aria-label": saved ? "Saved ✓" : "Save to Gallery",
       title: saved ? "In your Gallery: show it" : "Save to Gallery",
-    }, [icon(saved ? "check" : "bookmark"), el("span", { class: "btn-label" }, saved ? "Saved ✓" : "Save to Gallery")]);
+    }, [icon(saved ? "check" : "bookmark"), el("span", { class: "btn-label", "aria-hidden": "true" }, saved ? "Saved" : "Save")]);
     save.addEventListener("click", () => ctx.onSave(cell));
     parts.push(media, el("div", { class: "cell-actions" }, [download, regen, save]));
   } else if (cell.status === STATUS.FAILED || cell.status === STATUS.CANCELED) {

@@ -2,7 +2,7 @@
 // tone of its outcome (batch_outcome.js: a batch with failures is a warning, never a success), and
 // one toast when a batch this page watched running reaches its outcome.
 
-import { describeBatch } from "./batch_outcome.js";
+import { describeBatch, summarizeBatch } from "./batch_outcome.js";
 import { toast } from "./notify.js";
 
 const $ = (id) => document.getElementById(id);
@@ -42,7 +42,7 @@ export class ProgressView {
     if (complete) {
       if (batch.sawRunning && !this.announced.has(batch)) {
         this.announced.add(batch);
-        toast(outcome.text, TOAST_KIND[outcome.tone] || "info");
+        toast(summarizeBatch(batch), TOAST_KIND[outcome.tone] || "info");
       }
     } else {
       this.announced.delete(batch);

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { describeBatch, estimateUsd, formatUsd, outcomeFromCounts } from "../../web/batch_outcome.js";
+import { describeBatch, estimateUsd, formatUsd, outcomeFromCounts, summarizeBatch } from "../../web/batch_outcome.js";
 import { BATCH_COMPLETED, BatchState, JOB_UPDATED, cellKey, colorCheckOf } from "../../web/batch_state.js";
 import { POLL_OFFLINE_MS, POLL_QUIET_MS, SnapshotPoller, nextPollDelay } from "../../web/live_poll.js";
 import { badPhotoMessage, sniffImageType } from "../../web/photo_check.js";
@@ -123,6 +123,8 @@ describe("the outcome reads as what it is", () => {
     finishAll(batch);
     batch.applySnapshot({ status: "completed", cost: { predictions: 6, billedImages: 6, costUsd: 0.23 } });
     assert.deepEqual(describeBatch(batch), { status: "completed", tone: "success", text: "Batch complete: 6 images · cost $0.23" });
+    // the toast comes before the final cost is read: it never shows a stale one
+    assert.equal(summarizeBatch(batch), "Batch complete: 6 images");
   });
 
   test("given a running batch when described then it shows the estimate and any failures so far", () => {
