@@ -46,6 +46,7 @@ class CellFile:
     width: int | None = None
     height: int | None = None
     error: str | None = None
+    colorCheck: dict[str, Any] | None = None  # a colour cell's check, as the snapshot gives it
 
 
 @dataclass
@@ -111,6 +112,7 @@ def build_manifest(snapshot: dict[str, Any], cells: list[CellFile], matrix: str 
                 "width": c.width,
                 "height": c.height,
                 "error": c.error,
+                **({"colorCheck": c.colorCheck} if c.colorKey else {}),
             }
             for c in cells
         ],
@@ -158,6 +160,7 @@ def download_batch(
             c.get("colorKey") or None,
             c.get("status", "queued"),
             error=c.get("error"),
+            colorCheck=c.get("colorCheck") if isinstance(c.get("colorCheck"), dict) else None,
         )
         for c in _ordered(snapshot)
     ]
@@ -190,14 +193,17 @@ def download_batch(
     sheet_snapshot = {
         **snapshot,
         "cells": [
-            {"type": c.type, "angleKey": c.angleKey, "colorKey": c.colorKey, "status": c.status, "error": c.error} for c in cells
+            {"type": c.type, "angleKey": c.angleKey, "colorKey": c.colorKey, "status": c.status, "error": c.error,
+             "colorCheck": c.colorCheck}
+            for c in cells
         ],
     }
     sheet = contact_sheet.build_sheet(
         sheet_snapshot,
         presets,
         images,
-        footer="Car Marketplace · rows: angles · columns: the studio angle, then each paint colour",
+        footer="Car Marketplace · rows: angles · columns: the studio angle, then each paint colour · "
+               "badge: the paint measured against the colour asked for (CIEDE2000)",
     )
     matrix_path = target / "matrix.png"
     sheet.save(matrix_path, "PNG", optimize=True)

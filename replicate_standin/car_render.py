@@ -294,6 +294,8 @@ def draw_car(canvas: Canvas, body: RGB, reflections: Callable[[Canvas, list[tupl
         draw_wheel(canvas, x, sign)
 
     draw_mirror(canvas, body, -near_sign)  # the far one shows only where the body does not hide it
+    if abs(cam.position[1]) <= 0.5:  # straight on: both stick out past the body's sides
+        draw_mirror(canvas, body, near_sign)
     faces = car_faces(body)
     faces.sort(key=lambda f: -cam.depth(centroid(f[0])))
     painted: list[tuple[list[Vec], Vec]] = []

@@ -179,7 +179,8 @@ def render_matrix(batch: Batch, cells: list[Cell], angle_labels: dict[str, str],
 
     snapshot = {
         "batchId": batch.batchId, "createdAt": batch.createdAt, "angles": batch.angles, "colors": batch.colors,
-        "cells": [{"angleKey": c.angleKey, "colorKey": c.colorKey, "status": str(c.status), "error": c.error}
+        "cells": [{"angleKey": c.angleKey, "colorKey": c.colorKey, "status": str(c.status), "error": c.error,
+                   "colorCheck": c.colorCheck.model_dump(mode="json") if c.colorCheck else None}
                   for c in cells],
     }
     presets = {

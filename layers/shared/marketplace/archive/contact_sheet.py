@@ -2,8 +2,10 @@
 
 Rows are angles; the first column is the angle image, then one column per colour. Column
 headers carry the colour label and a swatch of the `#RRGGBB` in its prompt value; row labels
-carry the angle label (and key). A failed cell is a grey tile saying "failed" and why; a cell
-that is not finished or was never requested is a pale tile. White background, DejaVu Sans when
+carry the angle label (and key). A completed colour cell carries its colour check as a badge in
+its tile's corner ("✓ ΔE 3.1" on green, "off ΔE 24.0" on red, "? unchecked" on grey). A failed cell
+is a grey tile saying "failed" and why; a cell that is not finished or was never requested is a
+pale tile. White background, DejaVu Sans when
 installed, else Pillow's scalable default font.
 
 `Layout` holds every size and position, so tests (and callers) can reason about the geometry
@@ -45,6 +47,7 @@ FAILED_BG = (206, 208, 212)
 FAILED_INK = (73, 80, 87)
 PENDING_BG = (245, 246, 248)
 FAILED_ACCENT = (176, 42, 55)
+CHECK_COLOURS = {"ok": (25, 135, 84), "off": FAILED_ACCENT, "unknown": (108, 117, 125)}
 
 TIMES = "\u00d7"
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
@@ -101,6 +104,7 @@ class Tile:
     status: str  # completed | failed | queued | processing | missing
     image: Image.Image | None = None
     error: str | None = None
+    check: Mapping[str, Any] | None = None  # a colour cell's colorCheck {target, measured, deltaE, verdict}
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,37 @@ def _paste_contained(canvas: Image.Image, image: Image.Image, box: tuple[int, in
     canvas.paste(picture, (x0 + (width - picture.width) // 2, y0 + (height - picture.height) // 2))
 
 
+def check_text(check: Mapping[str, Any]) -> str:
+    """The badge's words: "✓ ΔE 3.1", "off ΔE 24.0", "? unchecked" (ASCII without DejaVu's glyphs)."""
+    verdict, delta_e = check.get("verdict"), check.get("deltaE")
+    fancy = (DEJAVU / "DejaVuSans-Bold.ttf").is_file()
+    measure = (f"ΔE {delta_e:.1f}" if fancy else f"dE {delta_e:.1f}") if isinstance(delta_e, int | float) else ""
+    if verdict == "ok":
+        return f"{'✓' if fancy else 'ok'} {measure}".strip()
+    if verdict == "off":
+        return f"off {measure}".strip()
+    return "? unchecked" if check.get("target") is None else "? not measured"
+
+
+def _draw_check_badge(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], check: Mapping[str, Any]) -> None:
+    """The colour check in the tile's bottom-left corner, with the measured paint's swatch."""
+    face = font(15, bold=True)
+    text = check_text(check)
+    pad, swatch = 7, 14
+    measured = swatch_rgb(str(check.get("measured") or ""))
+    width = _text_width(draw, text, face) + 2 * pad + (swatch + 6 if measured else 0)
+    height = _line_height(face) + 2 * pad
+    x0, y1 = box[0] + 8, box[3] - 8
+    fill = CHECK_COLOURS.get(str(check.get("verdict")), CHECK_COLOURS["unknown"])
+    draw.rounded_rectangle((x0, y1 - height, x0 + width, y1), radius=6, fill=fill)
+    x = x0 + pad
+    if measured:
+        top = y1 - height // 2 - swatch // 2
+        draw.rectangle((x, top, x + swatch, top + swatch), fill=measured, outline=WHITE)
+        x += swatch + 6
+    draw.text((x, y1 - height // 2), text, font=face, fill=WHITE, anchor="lm")
+
+
 def _draw_status_tile(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], tile: Tile) -> None:
     x0, y0, x1, y1 = box
     if tile.status == "failed":
@@ -303,6 +338,8 @@ def render(
             if tile.status == "completed" and image is not None:
                 _paste_contained(canvas, image, box)
                 draw.rectangle(box, outline=RULE)
+                if column.key is not None and tile.check:
+                    _draw_check_badge(draw, box, tile.check)
             else:
                 _draw_status_tile(draw, box, tile)
 
@@ -342,11 +379,16 @@ def build_sheet(
             status, error = "failed", cell.get("error") or "image could not be downloaded"
         else:
             error = cell.get("error")
-        tiles[key] = Tile(status, None, error)
+        check = cell.get("colorCheck")
+        tiles[key] = Tile(status, None, error, check if isinstance(check, Mapping) else None)
     completed = sum(1 for t in tiles.values() if t.status == "completed")
     failed = sum(1 for t in tiles.values() if t.status == "failed")
     parts = [f"batch {snapshot.get('batchId', '')}", f"{plural(len(rows), 'angle')} {TIMES} {plural(len(colors), 'colour')}"]
     parts.append(f"{completed} completed" + (f", {failed} failed" if failed else ""))
+    verdicts = [str(t.check.get("verdict")) for t in tiles.values() if t.status == "completed" and t.check]
+    if verdicts:
+        parts.append(f"colour check: {verdicts.count('ok')} ok" + (f", {verdicts.count('off')} off" if "off" in verdicts else "")
+                     + (f", {verdicts.count('unknown')} unchecked" if "unknown" in verdicts else ""))
     if snapshot.get("createdAt"):
         parts.append(f"created {readable_time(str(snapshot['createdAt']))}")
     subtitle = " · ".join(parts)

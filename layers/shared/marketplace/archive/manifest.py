@@ -1,7 +1,8 @@
 """`manifest.json`: the batch and every cell (failed ones too, which are listed but not zipped).
 
 Per cell: type, keys, labels, status, the file in the archive (null when not zipped), its bytes,
-the exact prompt, the attempt (1 when the cell records none), the error. The batch's cost is the
+the exact prompt, the attempt (1 when the cell records none), the error, and a colour cell's colour
+check (``{target, measured, deltaE, verdict}``, null until checked). The batch's cost is the
 snapshot's (`batches.batch_cost`: predictions, billed images, USD); cost figures a stored row
 carries itself (any attribute whose name mentions cost, billing or price) are kept too.
 """
@@ -58,6 +59,8 @@ def build_manifest(batch: Batch, batch_raw: dict[str, Any], entries: list[CellEn
             "error": entry.error or cell.error,
             "completedAt": cell.completedAt,
         }
+        if cell.colorKey:
+            item["colorCheck"] = cell.colorCheck.model_dump(mode="json") if cell.colorCheck else None
         costs = cost_figures(entry.raw)
         if costs:
             item["cost"] = costs
