@@ -28,6 +28,7 @@ def main() -> int:
         run(str(HERE / "execution_input_size.py")),
         run(str(HERE / "accept_batch.py")),
         run(str(HERE / "webhook_path.py")),
+        run(str(HERE / "color_check.py")),
         run(str(HERE / "archive_build.py")),
         run(str(HERE / "local_stack_throughput.py"), *([] if args.with_large else ["--skip-large"])),
     ]
