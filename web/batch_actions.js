@@ -93,7 +93,7 @@ export class BatchActions {
     const p = batch.progress();
     const yes = await this.ctx.confirm.ask({
       title: "Cancel this batch?",
-      body: `${plural(p.active, "image")} still to make will be stopped and not billed. The ${plural(p.completed, "image")} already made stay.`,
+      body: `${plural(p.active, "image")} still to make will be stopped and not billed.${p.completed ? ` The ${plural(p.completed, "image")} already made stay.` : ""}`,
       yes: "Cancel batch",
       no: "Keep generating",
     }, button);

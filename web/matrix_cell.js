@@ -96,10 +96,11 @@ export function drawCell(node, cell, batchId, ctx) {
     const failed = cell.status === STATUS.FAILED;
     const reason = ctx.humanize(cell.error) || (failed ? "The image could not be generated." : "Cancelled before it was made.");
     const detailId = `reason-${tid}`;
+    // the title carries its icon inline and a cancelled cell's reason waits behind "Why?", so the
+    // text fits a phone's cell above the colour tag instead of being squeezed under it
     parts.push(el("div", { class: `cell-media placeholder ${failed ? "failed" : "canceled"}` }, [
-      icon(failed ? "alert" : "x"),
-      el("span", { class: "ph-title" }, failed ? "Failed" : "Cancelled"),
-      el("span", { class: "ph-reason", "data-testid": `reason-${tid}` }, reason),
+      el("span", { class: "ph-title" }, [icon(failed ? "alert" : "x"), failed ? "Failed" : "Cancelled"]),
+      failed ? el("span", { class: "ph-reason", "data-testid": `reason-${tid}` }, reason) : null,
       attemptBadge,
       colorTag(ctx, cell),
     ]));

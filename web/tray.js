@@ -103,7 +103,7 @@ export class JobsTray {
     $("tray-empty").hidden = count > 0;
     const failedLine = $("tray-failed");
     failedLine.hidden = this.failed === 0;
-    failedLine.textContent = `${plural(this.failed, "image")} failed: retry them in the results.`;
+    failedLine.textContent = `${plural(this.failed, "image")} failed: retry ${this.failed === 1 ? "it" : "them"} in the results.`;
   }
 
   itemNode(cell) {

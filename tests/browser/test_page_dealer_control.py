@@ -30,6 +30,7 @@ pytestmark = pytest.mark.browser
 DONE_MS = 60_000
 ANGLES = ["front_0", "front_right_45", "side_90", "rear_180"]
 COLORS = ["red_metallic", "blue_metallic", "black_gloss", "white_pearl"]
+LOADED = "i => i.complete && i.naturalWidth > 0"
 KEY_PATTERN = re.compile(r"\b(front|side|rear|top)_\w+|_metallic|_gloss|_pearl")
 
 
@@ -371,7 +372,8 @@ def test_given_a_finished_batch_when_downloading_then_files_are_saved_and_the_fu
 
     page.evaluate("""() => { window.__zipLabels = [];
         const b = document.querySelector('[data-testid=download-all]');
-        new MutationObserver(() => window.__zipLabels.push(b.textContent)).observe(b, {subtree: true, childList: true, characterData: true}); }""")
+        new MutationObserver(() => window.__zipLabels.push(b.textContent))
+          .observe(b, {subtree: true, childList: true, characterData: true}); }""")
     with page.expect_download(timeout=60_000) as zip_download:
         page.get_by_test_id("download-all").click()
     assert zip_download.value.suggested_filename == f"batch-{batch_id_of(page)}.zip"
@@ -398,8 +400,8 @@ def test_given_a_finished_batch_when_downloading_then_files_are_saved_and_the_fu
     page.get_by_test_id("lightbox-sources-toggle").click()
     sources = page.get_by_test_id("lightbox-source")
     expect(sources).to_have_count(2)
-    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=lightbox-source]')].every(i => i.complete && i.naturalWidth > 0)")
-    page.wait_for_function("() => { const i = document.getElementById('lightbox-img'); return i.complete && i.naturalWidth > 0; }")
+    page.wait_for_function(f"() => [...document.querySelectorAll('[data-testid=lightbox-source]')].every({LOADED})")
+    page.wait_for_function(f"() => ({LOADED})(document.getElementById('lightbox-img'))")
     page.screenshot(path=str(artifacts_dir / "control-lightbox-sources-390x844.png"))
     page.set_viewport_size(DESKTOP)
     img, side = page.locator("#lightbox-img").bounding_box(), sources.first.bounding_box()
@@ -439,9 +441,8 @@ def test_given_a_manual_batch_when_colorize_all_then_every_finished_row_is_colou
     groups = page.get_by_test_id("gallery-group")
     expect(groups).to_have_count(2, timeout=15_000)
     assert groups.nth(1).get_attribute("data-batch-id") == earlier
-    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=group-source]')].length === 2"
-                           " && [...document.querySelectorAll('[data-testid=group-source]')].every(i => i.complete && i.naturalWidth > 0)",
-                           timeout=15_000)
+    page.wait_for_function(f"() => [...document.querySelectorAll('[data-testid=group-source]')]"
+                           f".filter({LOADED}).length === 2", timeout=15_000)
     for group in groups.all():
         expect(group.locator("time").first).to_have_text(re.compile(r"\d"))
         expect(group.get_by_test_id("group-status")).to_have_text(re.compile("Complete|With failures|Failed|Running|Cancelled"))

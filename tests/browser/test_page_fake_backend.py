@@ -135,7 +135,8 @@ def test_drag_and_drop_and_file_type_filter(backend: FakeBackend, page: Page, co
             const dt = new DataTransfer();
             dt.items.add(new File([new Uint8Array(jpeg)], "drop.jpg", {type: "image/jpeg"}));
             // a HEIC's header (Chromium cannot decode HEIC: its header is the check)
-            dt.items.add(new File([new Uint8Array([0, 0, 0, 24, 102, 116, 121, 112, 104, 101, 105, 99])], "iphone.HEIC", {type: ""}));
+            const heic = new Uint8Array([0, 0, 0, 24, 102, 116, 121, 112, 104, 101, 105, 99]);
+            dt.items.add(new File([heic], "iphone.HEIC", {type: ""}));
             dt.items.add(new File([new Uint8Array([71, 73, 70])], "anim.gif", {type: "image/gif"}));
             const zone = document.getElementById("dropzone");
             for (const type of ["dragenter", "dragover", "drop"]) {
