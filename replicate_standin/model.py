@@ -263,8 +263,8 @@ def scene_of(data: bytes) -> studio.Scene | None:
     if not data.startswith(b"\x89PNG"):
         return None
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            text = getattr(image, "text", {}).get(studio.SCENE_KEY)
+        with Image.open(io.BytesIO(data)) as image:  # text chunks before the image data: no decoding
+            text = image.info.get(studio.SCENE_KEY)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
     return studio.Scene.from_text(text) if isinstance(text, str) else None

@@ -205,8 +205,10 @@ def _reflections(look: _Look, body: RGB, picture: Image.Image, mask: Image.Image
         if camera.position[2] > 0.8:  # the hood from above: a diagonal streak
             streak = [(1.95, -0.55, 0.805), (1.80, -0.25, 0.82), (1.25, 0.55, 0.88), (1.45, 0.25, 0.865)]
             overlay.polygon([camera.project(p) for p in streak], fill=look.band_alpha)
-        if bands.getbbox():
-            picture.paste(glow, mask=ImageChops.multiply(bands, mask))
+        box = bands.getbbox()
+        if box:  # only where the bands are: a full-size paste costs more than the car
+            clipped = ImageChops.multiply(bands.crop(box), mask.crop(box))
+            picture.paste(glow, box, clipped)
 
     return draw
 
