@@ -196,3 +196,30 @@ def test_given_a_stored_check_when_written_then_delta_e_is_a_number_dynamodb_acc
     stored = raw["colorCheck"]["M"]
     assert set(stored) == {"target", "measured", "deltaE", "verdict"} and "N" in stored["deltaE"]
     assert Decimal(stored["deltaE"]["N"]) == Decimal(stored["deltaE"]["N"]).quantize(Decimal("0.1"))
+
+
+def test_given_inputs_handed_over_as_replicate_files_when_checked_then_the_angle_cells_thumbnail_is_the_fed_image(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    make_colour_batch(world.repo)
+    angle = complete_angle(world)
+    seen: list[bytes | None] = []
+    real = service.check_color
+
+    def spy(value: str | None, output: bytes, fed: bytes | None, max_delta_e: float) -> Any:
+        seen.append(fed)
+        return real(value, output, fed, max_delta_e)
+
+    monkeypatch.setattr(service, "check_color", spy)
+    cell = world.repo.get_cell("b-1", "side_90", "red_metallic")
+    assert cell is not None
+    world.repo.record_prediction(cell, "p-file", "tok-file", ["https://api.replicate.com/v1/files/abc123/download"], 0)
+    out = model.generate(cell.prompt, [("angle", angle)]).data
+    from marketplace import cells
+
+    current = world.repo.get_cell("b-1", "side_90", "red_metallic")
+    assert current is not None
+    cells.handle_prediction_update(succeeded("p-file", data_uri(out)), current)
+    stored = world.s3.get_object(Bucket=service.get_settings().bucket_name, Key="batches/b-1/side_90/angle.thumb.png")
+    assert seen == [stored["Body"].read()]
+    assert world.cell("b-1", "side_90", "red_metallic")["colorCheck"]["verdict"] == "ok"

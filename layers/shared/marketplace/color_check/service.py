@@ -3,8 +3,9 @@ already) against the angle image it was fed (that image's stored thumbnail), bou
 
 The fed image is the one RunPrediction handed over: its key is in the cell's ``imageInput`` URL
 (``batches/{batchId}/{angleKey}/angle[.n].png``, whatever signed it), so a later attempt of the
-angle never stands in for the one this colour was made from. The target is the colour's prompt
-value frozen on the cell (older cells: the hex in their prompt). Whatever goes wrong (an S3
+angle never stands in for the one this colour was made from. An input that names no key (a
+Replicate file URL, ``REPLICATE_INPUT_HANDOVER=files``) falls back to the angle cell's thumbnail.
+The target is the colour's prompt value frozen on the cell (older cells: the hex in their prompt). Whatever goes wrong (an S3
 error, an unreadable image, a check slower than ``CHECK_SECONDS``) the answer is ``unknown`` and
 a warning is logged: the cell completes all the same.
 """
@@ -22,6 +23,7 @@ from ..config import get_settings
 from ..domain import Cell
 from ..domain import ColorCheck as StoredCheck
 from ..observability import logger
+from ..repository import get_repository
 from .measure import UNKNOWN, ColorCheck, check_color
 
 CHECK_SECONDS = 1.0
@@ -53,12 +55,17 @@ def target_text(cell: Cell) -> str | None:
     return found.group(0) if found else None
 
 
+def _angle_thumb_key(cell: Cell) -> str | None:
+    angle = get_repository().get_cell(cell.batchId, cell.angleKey, None)
+    return angle.thumbKey if angle else None
+
+
 def _fed_image(cell: Cell) -> bytes | None:
-    key = fed_thumb_key(cell)
-    if key is None:
-        logger.info("colour check without the fed image: its key is not in the cell's input")
-        return None
     try:
+        key = fed_thumb_key(cell) or _angle_thumb_key(cell)
+        if key is None:
+            logger.info("colour check without the fed image: the angle has no thumbnail")
+            return None
         answer = s3_client().get_object(Bucket=get_settings().bucket_name, Key=key)
         if int(answer.get("ContentLength") or 0) > MAX_FED_BYTES:
             return None
