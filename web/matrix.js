@@ -74,7 +74,9 @@ export class MatrixView {
     }
     this.batch = batch;
     const { rows, cols } = layoutOf(batch, this.ctx.colorOrder());
-    const structure = `${rows.join(",")}|${cols.join(",")}|${batch.autoColorize}`;
+    // the cell count too: a colour cell added to a column that exists already (colorize another
+    // row in a colour one row has) changes no row or column but needs its slot
+    const structure = `${rows.join(",")}|${cols.join(",")}|${batch.autoColorize}|${batch.cells.size}`;
     if (structure !== this.structure) {
       this.build(batch, rows, cols);
       this.structure = structure;

@@ -605,3 +605,53 @@ def test_page_is_self_contained(backend: FakeBackend, page: Page):
     assert all(status < 400 for _, status in seen), seen
     html = (Path(__file__).resolve().parents[2] / "web" / "index.html").read_text()
     assert '<link rel="icon" href="data:,">' in html
+
+
+# ----------------------------------------------------------------------------- the colour check (issue 13)
+
+
+def test_given_colour_checks_on_finished_colours_when_shown_then_a_badge_says_so_and_off_invites_regenerate(
+    backend: FakeBackend, page: Page, tmp_path: Path, artifacts_dir: Path
+):
+    open_app(page, backend)
+    batch_id = start_batch(page, backend, tmp_path)
+    backend.update_cell(batch_id, "front_0", None, "completed")
+
+    def finished(color: str, check: dict | None) -> None:
+        image, thumb = backend._cell_urls(batch_id, "front_0", color)
+        result = {"type": "color", "angleKey": "front_0", "colorKey": color, "status": "completed",
+                  "imageUrl": image, "thumbUrl": thumb, "error": None, "attempt": 1}
+        if check:
+            result["colorCheck"] = check
+        backend.push("marketplaceJobUpdated", {"batchId": batch_id, "result": result})
+
+    finished("red_metallic", {"target": "#b3121f", "measured": "#3050a0", "deltaE": 31.2, "verdict": "off"})
+    finished("blue_metallic", {"target": "#1f4fa3", "measured": "#2050a0", "deltaE": 1.4, "verdict": "ok"})
+    backend.update_cell(batch_id, "side_90", None, "completed")
+    off = page.get_by_test_id("color-check-front_0-red_metallic")
+    expect(off).to_have_attribute("data-verdict", "off")
+    expect(off).to_have_text("Colour off")
+    regenerate = page.get_by_test_id("regenerate-front_0-red_metallic")
+    expect(regenerate).to_have_class(re.compile(r"\bsuggested\b"))
+    expect(regenerate).to_have_attribute("aria-label", re.compile(r"^Colour looks off: regenerate"))
+    expect(page.get_by_test_id("color-check-front_0-blue_metallic")).to_have_attribute("data-verdict", "ok")
+    # a cell without a check has no badge (the page does not depend on it)
+    expect(page.get_by_test_id("color-check-side_90-angle")).to_have_count(0)
+    cell(page, "front_0", "red_metallic").screenshot(path=str(artifacts_dir / "fake-color-check-off.png"))
+
+
+def test_given_one_row_colorized_when_another_row_is_colorized_in_the_same_colours_then_its_cells_appear(
+    backend: FakeBackend, page: Page, tmp_path: Path
+):
+    """Issue 13: a colour cell added under a column that exists already (no new row or column)
+    still gets its slot; it used to read "Not colorized" for good."""
+    open_app(page, backend)
+    batch_id = start_batch(page, backend, tmp_path, auto=False)
+    for a in ANGLES:
+        backend.update_cell(batch_id, a, None, "completed")
+    page.get_by_test_id("colorize-front_0").click()
+    expect(cell(page, "front_0", "red_metallic")).to_be_visible()
+    page.get_by_test_id("colorize-side_90").click()
+    expect(cell(page, "side_90", "red_metallic")).to_have_attribute("data-status", "queued")
+    expect(cell(page, "side_90", "blue_metallic")).to_have_attribute("data-status", "queued")
+    expect(page.get_by_text("Not colorized")).to_have_count(0)
