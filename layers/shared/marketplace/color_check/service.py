@@ -5,9 +5,10 @@ The fed image is the one RunPrediction handed over: its key is in the cell's ``i
 (``batches/{batchId}/{angleKey}/angle[.n].png``, whatever signed it), so a later attempt of the
 angle never stands in for the one this colour was made from. An input that names no key (a
 Replicate file URL, ``REPLICATE_INPUT_HANDOVER=files``) falls back to the angle cell's thumbnail.
-The target is the colour's prompt value frozen on the cell (older cells: the hex in their prompt). Whatever goes wrong (an S3
-error, an unreadable image, a check slower than ``CHECK_SECONDS``) the answer is ``unknown`` and
-a warning is logged: the cell completes all the same.
+The target is the colour's prompt value frozen on the cell (older cells: the hex in their
+prompt). Whatever goes wrong (an S3 error, an unreadable image, a check slower than
+``CHECK_SECONDS``) the answer is ``unknown`` and a warning is logged: the cell completes all the
+same.
 """
 
 from __future__ import annotations
