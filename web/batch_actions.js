@@ -3,7 +3,7 @@
 // finished angles. Each updates the BatchState at once (the server's reports then take over) and
 // says what it did; app.js owns the state and draws.
 
-import { cellKey, STATUS } from "./batch_state.js";
+import { STATUS, cellKey, isTerminal } from "./batch_state.js";
 import { formatUsd } from "./batch_outcome.js";
 import { downloadArchive, saveUrl } from "./downloads.js";
 import { plural } from "./labels.js";
@@ -192,8 +192,11 @@ export class BatchActions {
     if (!batch || batch.autoColorize) return { visible: false, enabled: false, count: 0 };
     const { angles, colors, count } = this.colorizeAllPlan(batch);
     if (this.colorizingAll) return { visible: true, enabled: false, busy: true, count };
-    if (!colors.length) return { visible: angles.length > 0 || batch.angles.length > 1, enabled: false, count: 0, reason: "Pick paint colours in the left panel" };
-    return { visible: batch.angles.length > 1 || angles.length > 1, enabled: angles.length > 0, count, reason: angles.length ? "" : "Available when angle shots are ready" };
+    const waiting = batch.angles.some((a) => !isTerminal(batch.cells.get(cellKey(a, null))?.status ?? STATUS.QUEUED));
+    const several = batch.angles.length > 1;
+    if (!colors.length) return { visible: several, enabled: false, count: 0, reason: "Pick paint colours in the left panel" };
+    // shown while there is something to colour now or once an angle shot is ready; gone when all is coloured
+    return { visible: several && (count > 0 || waiting), enabled: count > 0, count, reason: count ? "" : "Available when angle shots are ready" };
   }
 
   async colorizeAll() {
