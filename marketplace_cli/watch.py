@@ -61,6 +61,7 @@ class CellState:
     processing_since: float | None = None
     landed_at: float | None = None
     attempt: int = 1  # a retried or regenerated cell starts again as its next attempt
+    color_check: dict[str, Any] | None = None  # a completed colour cell's {target, measured, deltaE, verdict}
 
     @property
     def key(self) -> CellKey:
@@ -254,6 +255,8 @@ class WatchState:
         cell.status = status
         cell.image_url = result.get("imageUrl") or cell.image_url
         cell.thumb_url = result.get("thumbUrl") or cell.thumb_url
+        if isinstance(result.get("colorCheck"), dict):
+            cell.color_check = result["colorCheck"]
         if result.get("error"):
             cell.error = str(result["error"])
         if status not in TERMINAL:
@@ -319,7 +322,21 @@ def landed_text(event: Landed, name_width: int = 30) -> str:
     line = f"  {cell.name:<{name_width}}  {cell.status:<9}  {timing}"
     if cell.status == "failed" and cell.error:
         line += f"  {cell.error}"
+    if cell.status == "completed" and cell.color_check:
+        line += f"  {check_text(cell.color_check)}"
     return line
+
+
+def check_text(check: dict[str, Any]) -> str:
+    """A colour cell's check in words: "paint ok ΔE 0.7", "paint OFF ΔE 26.4 (asked #c00000, got
+    #9d572a)", "paint unchecked"."""
+    verdict, delta_e = check.get("verdict"), check.get("deltaE")
+    measure = f" ΔE {delta_e:.1f}" if isinstance(delta_e, int | float) and not isinstance(delta_e, bool) else ""
+    if verdict == "ok":
+        return f"paint ok{measure}"
+    if verdict == "off":
+        return f"paint OFF{measure} (asked {check.get('target')}, got {check.get('measured')})"
+    return "paint unchecked"
 
 
 class TextReporter:
