@@ -68,7 +68,7 @@ def run_batch(latency: float, angles: list[str], colors: list[str], env: dict[st
             cells = len(angles) * (1 + len(colors))
             results.append({"cells": cells, "accepted_s": accepted, "wall_s": wall,
                             "completed": snapshot["completedJobs"], "failed": snapshot["failedJobs"],
-                            "cpu_s": usage.cpu_s, "peak_rss_mb": usage.peak_rss_mb,
+                            "cpu_s": usage.cpu_s, "peak_rss_mb": usage.peak_rss_mb, "by_role": usage.by_role(),
                             "standin": _standin_counts(urls),
                             "errors": sorted({str(c["error"])[:160] for c in snapshot["cells"] if c["error"]})})
         listener.close()
@@ -92,9 +92,13 @@ def _large(latency: float, env: dict[str, str]) -> dict[str, Any]:
 
 
 def _outcome(result: dict[str, Any]) -> str:
-    return (f"{result['completed']} of {result['cells']} completed, {result['failed']} failed; accepted in "
-            f"{result['accepted_s'] * 1000:.0f} ms; stack CPU {result['cpu_s'] * 1000 / result['cells']:.0f} ms per cell; "
-            f"stack peak RSS {result['peak_rss_mb']:.0f} MB (all processes)")
+    cells = result["cells"]
+    # The stand-in is Replicate's double: on AWS its CPU and memory are Replicate's, not ours.
+    roles = "; ".join(f"{name} {cpu * 1000 / cells:.0f} ms/cell, peak {peak:.0f} MB"
+                      for name, (cpu, peak) in sorted(result["by_role"].items()))
+    return (f"{result['completed']} of {cells} completed, {result['failed']} failed; accepted in "
+            f"{result['accepted_s'] * 1000:.0f} ms; stack CPU {result['cpu_s'] * 1000 / cells:.0f} ms per cell; "
+            f"stack peak RSS {result['peak_rss_mb']:.0f} MB (all processes); by process: {roles}")
 
 
 def main() -> None:

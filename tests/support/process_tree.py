@@ -59,6 +59,19 @@ def _hwm_mb(pid: int) -> float:
     return 0.0
 
 
+# The local stack's processes by what their command line runs (anything else: the stack itself).
+_ROLES = (("local_stack.moto_process", "moto"), ("local_stack.standin_process", "stand-in"))
+
+
+def role(pid: int) -> str:
+    """"moto", "stand-in" or "stack": which of the local stack's processes ``pid`` is."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return "stack"
+    return next((name for marker, name in _ROLES if marker in command), "stack")
+
+
 @dataclass
 class TreeUsage:
     """One reading of a process tree: CPU seconds and resident memory, per pid and summed."""
@@ -102,6 +115,7 @@ class TreeMonitor:
         self._last_cpu: dict[int, float] = dict(self._start.cpu_s)
         self._hwm: dict[int, float] = dict(self._start.hwm_mb)
         self.peak_rss_mb = self._start.total_rss_mb
+        self._roles: dict[int, str] = {pid: role(pid) for pid in self._start.cpu_s}
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="tree-monitor", daemon=True)
@@ -121,7 +135,10 @@ class TreeMonitor:
         usage = TreeUsage.sample(self.pid)
         with self._lock:
             self._last_cpu.update(usage.cpu_s)
-            self._hwm.update(usage.hwm_mb)
+            for pid, peak in usage.hwm_mb.items():  # a zombie reads 0: keep what was seen
+                self._hwm[pid] = max(self._hwm.get(pid, 0.0), peak)
+            for pid in usage.cpu_s.keys() - self._roles.keys():
+                self._roles[pid] = role(pid)
             self.peak_rss_mb = max(self.peak_rss_mb, usage.total_rss_mb)
 
     def stop(self) -> None:
@@ -139,6 +156,16 @@ class TreeMonitor:
     def cpu_by_pid(self) -> dict[int, float]:
         with self._lock:
             return {pid: cpu - self._start.cpu_s.get(pid, 0.0) for pid, cpu in self._last_cpu.items()}
+
+    def by_role(self) -> dict[str, tuple[float, float]]:
+        """Per role of the local stack's processes: (CPU seconds during the block, VmHWM MB)."""
+        roles: dict[str, tuple[float, float]] = {}
+        with self._lock:
+            for pid, cpu in self._last_cpu.items():
+                name = self._roles.get(pid, "stack")
+                spent, peak = roles.get(name, (0.0, 0.0))
+                roles[name] = (spent + cpu - self._start.cpu_s.get(pid, 0.0), peak + self._hwm.get(pid, 0.0))
+        return roles
 
     @property
     def sum_of_peaks_mb(self) -> float:

@@ -46,3 +46,19 @@ def test_given_glibc_when_a_process_asks_for_fewer_arenas_then_many_threads_shar
 def test_given_no_c_library_found_then_fewer_arenas_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(children.ctypes.util, "find_library", lambda name: None)
     assert children.fewer_malloc_arenas() is False
+
+
+def test_given_the_stacks_processes_when_monitored_then_cpu_and_memory_are_told_by_role() -> None:
+    from tests.support.process_tree import TreeMonitor
+
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\ntime.sleep(0.5)"
+    # The parent names its children's modules only in their command lines, not in its own.
+    spawn = ("import subprocess, sys; children = [subprocess.Popen([sys.executable, '-c', sys.argv[1], 'local_stack.' + m])"
+             " for m in ('moto_process', 'standin_process')]; [c.wait() for c in children]")
+    with subprocess.Popen([sys.executable, "-c", spawn, burn]) as parent, \
+            TreeMonitor(parent.pid, interval_s=0.05) as usage:
+        parent.wait(10)
+    roles = usage.by_role()
+    assert set(roles) == {"stack", "moto", "stand-in"}
+    assert roles["moto"][0] >= 0.2 and roles["stand-in"][0] >= 0.2  # each burnt 0.3 s of CPU
+    assert all(peak > 0 for _, peak in roles.values())
