@@ -55,7 +55,10 @@ export function describeBatch(batch) {
       text: `Generating ${plural(p.total, "image")}${p.processing ? ` · ${p.processing} in progress` : ""}${failures}${estimate}`,
     };
   }
-  const status = isOutcome(batch.status) && batch.status !== BATCH_STATUS.COMPLETED ? batch.status : outcomeFromCounts(p);
+  // Every cell is done here but the server has not named the outcome yet: cancelled cells only
+  // come from the dealer's Cancel, so they read as cancelled until it does.
+  const interim = p.canceled ? BATCH_STATUS.CANCELED : outcomeFromCounts(p);
+  const status = isOutcome(batch.status) && batch.status !== BATCH_STATUS.COMPLETED ? batch.status : interim;
   if (status === BATCH_STATUS.COMPLETED) {
     return { status, tone: "success", text: `Batch complete: ${plural(p.completed, "image")}${costText(cost)}` };
   }

@@ -3,6 +3,7 @@
 // one toast when a batch this page watched running reaches its outcome.
 
 import { describeBatch, summarizeBatch } from "./batch_outcome.js";
+import { isOutcome } from "./batch_state.js";
 import { toast } from "./notify.js";
 
 const $ = (id) => document.getElementById(id);
@@ -40,7 +41,8 @@ export class ProgressView {
     status.dataset.outcome = outcome.status;
     if (status.textContent !== outcome.text) status.textContent = outcome.text;
     if (complete) {
-      if (batch.sawRunning && !this.announced.has(batch)) {
+      // announced once the server names the outcome (the cells can all be done a moment before)
+      if (batch.sawRunning && isOutcome(batch.status) && !this.announced.has(batch)) {
         this.announced.add(batch);
         toast(summarizeBatch(batch), TOAST_KIND[outcome.tone] || "info");
       }

@@ -118,6 +118,17 @@ describe("the outcome reads as what it is", () => {
     assert.equal(describeBatch(batch).tone, "warning");
   });
 
+  test("given cells cancelled by the dealer when all are done before the server names the outcome then it reads cancelled, not a warning", () => {
+    const batch = created();
+    batch.applyMessage(jobUpdated(angleCell("front_0", "completed", { thumbUrl: "t" })));
+    batch.applyMessage(jobUpdated(colorCell("front_0", "red_metallic", "failed", { error: "x" })));
+    for (const [a, c] of [["front_0", "blue_metallic"], ["side_90", null], ["side_90", "red_metallic"], ["side_90", "blue_metallic"]]) {
+      batch.applyMessage(jobUpdated({ type: c ? "color" : "angle", angleKey: a, colorKey: c, status: "canceled", error: "canceled by the dealer" }));
+    }
+    assert.equal(batch.status, "running");
+    assert.deepEqual([describeBatch(batch).tone, summarizeBatch(batch)], ["canceled", "Cancelled: 1 image made, 1 failed, 4 cancelled"]);
+  });
+
   test("given a clean batch with its cost when it completes then it is a success with the actual cost", () => {
     const batch = created();
     finishAll(batch);
