@@ -74,6 +74,7 @@ def moto_fixes() -> tuple[Callable[[], contextlib.AbstractContextManager[None]],
         speedups.shared_step_functions_clients,
         speedups.cached_jsonpath_parsing,
         speedups.direct_attribute_values,
+        speedups.update_clause_counts_checked_once,
         speedups.parsed_definitions_reused,
         speedups.lambda_invokes_on_shared_threads,
     )

@@ -8,6 +8,7 @@ manager, applied with ``moto_fixes``'s corrections):
 - every execution parses its state machine's definition anew (``parsed_definitions_reused``);
 - each Task state's thread makes its Lambda invoke itself and keeps that deep stack resident while
   it waits for the task token (``lambda_invokes_on_shared_threads``);
+- UpdateItem's validator counts clauses at every node of the expression (``update_clause_counts_checked_once``);
 - DynamoDB answers go through moto's model-driven serializer, which looks up every member of
   every attribute value of every item under several spellings (``direct_attribute_values``).
 """
@@ -277,3 +278,35 @@ def lambda_invokes_on_shared_threads() -> Iterator[None]:
     finally:
         setattr(lambda_tasks, "_invoke_lambda_function", original)  # noqa: B010
         pool.shutdown(wait=False)
+
+
+@contextmanager
+def update_clause_counts_checked_once() -> Iterator[None]:
+    """moto's UpdateItem validator counts an expression's SET/ADD/REMOVE clauses at every
+    UpdateExpression node of its tree (one per action), each count walking the node's whole
+    subtree: quadratic in the number of actions, the largest single cost of an UpdateItem with a
+    dozen SETs. The root's subtree holds every clause, so counting once there finds any excess;
+    only then is moto's own walk run, for its exact error."""
+    from moto.dynamodb.parsing.ast_nodes import UpdateExpression
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    original = ActionCountValidator.traverse
+    if getattr(original, "_once", False):
+        yield
+        return
+
+    def traverse(self: Any, node: Any) -> Any:
+        if isinstance(node, UpdateExpression):
+            try:
+                self.verify_action_counts(node)
+                return node
+            except Exception:  # noqa: S110 - moto's walk below raises the error moto would raise
+                pass
+        return original(self, node)
+
+    traverse._once = True  # type: ignore[attr-defined]
+    ActionCountValidator.traverse = traverse  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ActionCountValidator.traverse = original  # type: ignore[method-assign]

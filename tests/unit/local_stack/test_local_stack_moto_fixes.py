@@ -327,6 +327,39 @@ def test_given_pooled_lambda_invokes_then_the_task_thread_waits_while_a_shared_t
     assert lambda_tasks._invoke_lambda_function is invoke  # restored
 
 
+def test_given_clause_counts_checked_once_then_updates_and_their_errors_are_moto_own() -> None:
+    from unittest import mock
+
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    from local_stack.moto_speedups import update_clause_counts_checked_once
+
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+        ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        many_sets = ", ".join(f"a{i} = :v" for i in range(12))
+
+        def update(expression: str) -> Any:
+            try:
+                return ddb.update_item(TableName="t", Key={"pk": {"S": "k"}}, UpdateExpression=expression,
+                                       ExpressionAttributeValues={":v": {"N": "1"}}, ReturnValues="ALL_NEW")["Attributes"]
+            except ClientError as error:
+                return error.response["Error"]
+
+        cases = [f"SET {many_sets} ADD n :v", "SET a = :v SET b = :v", "ADD a :v ADD b :v", "SET a = :v REMOVE b REMOVE c"]
+        expected = [update(case) for case in cases]
+        assert expected[0]["n"] == {"N": "1"} and all("Message" in e for e in expected[1:])  # moto's own answers
+        with update_clause_counts_checked_once(), mock.patch.object(
+                ActionCountValidator, "verify_action_counts", autospec=True,
+                side_effect=ActionCountValidator.verify_action_counts) as verify:
+            assert update(f"SET {many_sets}") is not None
+            assert verify.call_count == 1  # once at the root, not once per action (12)
+            assert [update(case) for case in cases[1:]] == expected[1:]
+        assert not getattr(ActionCountValidator.traverse, "_once", False)  # restored
+
+
 EVERY_ATTRIBUTE_TYPE = {
     "pk": {"S": "CELL#1"}, "text": {"S": ""}, "number": {"N": "-12.50"}, "blob": {"B": b"\x00\xffraw"},
     "strings": {"SS": ["a", "b"]}, "numbers": {"NS": ["1", "2.5"]}, "blobs": {"BS": [b"x", b"\x01"]},
