@@ -49,11 +49,11 @@ def push_cell(owner: str | None, cell: Cell, connections: list[str] | None = Non
 _push_pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="push")
 
 
-def _announce_and_resume(owner: str | None, cell: Cell) -> None:
+def _announce_and_resume(owner: str | None, cell: Cell, connections: list[str] | None = None) -> None:
     """The push and the workflow resume run side by side; both finish before we return (a
     Lambda is frozen once it answers). A finished angle reserves its colour jobs' create slots
     here, once (a repeated resume lets each colour job take its own)."""
-    pushed = _push_pool.submit(push_cell, owner, cell)
+    pushed = _push_pool.submit(push_cell, owner, cell, connections)
     try:
         colors = reserve_color_slots(cell.colorCount or 0) if cell.is_angle and cell.status == CellStatus.COMPLETED else None
         resume(cell, color_pace=colors)
@@ -86,10 +86,11 @@ def _failure_reason(prediction: Mapping[str, Any]) -> str:
     return f"prediction {status}"
 
 
-def handle_prediction_update(prediction: Mapping[str, Any], cell: Cell) -> Outcome:
+def handle_prediction_update(prediction: Mapping[str, Any], cell: Cell, connections: list[str] | None = None) -> Outcome:
     """Applies one prediction state to its cell (read by the caller: the webhook names it, the
-    reconciler found it). Returns what happened (for logs and tests): ``completed``, ``failed``,
-    ``unchanged``, ``resumed``, ``ignored``."""
+    reconciler found it); ``connections``: the cell owner's, when the caller read them with the
+    cell. Returns what happened (for logs and tests): ``completed``, ``failed``, ``unchanged``,
+    ``resumed``, ``ignored``."""
     status = str(prediction.get("status") or "")
     if status in RUNNING_PREDICTION:
         return Outcome.UNCHANGED  # the cell is processing from the moment its prediction exists
@@ -115,7 +116,7 @@ def handle_prediction_update(prediction: Mapping[str, Any], cell: Cell) -> Outco
             stored = persist_output(cell.batchId, cell.angleKey, cell.colorKey, prediction.get("output"), cell.attempt)
         except OutputRejected as error:
             logger.warning("output rejected", extra={"reason": error.message})
-            return _fail(cell, owner, f"output rejected: {error.message}")
+            return _fail(cell, owner, f"output rejected: {error.message}", connections)
         logger.info("output persisted", extra={"timings_ms": stored.timings, "bytes": stored.size_bytes})
         check = None
         if not cell.is_angle:  # a colour variant: its paint against the colour it asked for
@@ -126,18 +127,18 @@ def handle_prediction_update(prediction: Mapping[str, Any], cell: Cell) -> Outco
         if completed is None:
             return Outcome.UNCHANGED
         metrics.add_metric(name="CellsCompleted", unit="Count", value=1)
-        _announce_and_resume(owner, completed)
+        _announce_and_resume(owner, completed, connections)
         return Outcome.COMPLETED
 
-    return _fail(cell, owner, _failure_reason(prediction))
+    return _fail(cell, owner, _failure_reason(prediction), connections)
 
 
-def _fail(cell: Cell, owner: str | None, reason: str) -> Outcome:
+def _fail(cell: Cell, owner: str | None, reason: str, connections: list[str] | None = None) -> Outcome:
     failed = get_repository().fail_cell(cell.batchId, cell.angleKey, cell.colorKey, reason)
     if failed is None:
         return Outcome.UNCHANGED
     metrics.add_metric(name="CellsFailed", unit="Count", value=1)
-    _announce_and_resume(owner, failed)
+    _announce_and_resume(owner, failed, connections)
     return Outcome.FAILED
 
 

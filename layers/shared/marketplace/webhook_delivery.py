@@ -33,6 +33,8 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 # milliseconds: a final one is worth waiting for (it carries the image).
 RECORD_WAITS_SECONDS = (0.1, 0.25, 0.5, 1.0)
 RECENT_PREDICTION_SECONDS = 300
+# Owners are opaque ids (a Cognito sub, a dev name); anything longer is not one of ours.
+MAX_OWNER_CHARS = 256
 # The worst case of one delivery, which must fit in the function's Timeout, itself well under API
 # Gateway's 30 s integration timeout (past it Replicate sees a 503 while we still work).
 WEBHOOK_BUDGET_SECONDS = {
@@ -66,7 +68,7 @@ def receive(headers: Mapping[str, str], raw: bytes, query: Mapping[str, str]) ->
         return {"ok": True, "ignored": "unknown_cell"}
     bind(batch_id=batch_id, angle_key=angle_key, color_key=color_key)
     attempt = _attempt(query)
-    cell = _cell_holding(batch_id, angle_key, color_key, attempt)
+    cell, connections = _cell_holding(batch_id, angle_key, color_key, attempt, _claimed_owner(query))
     if cell is None:
         logger.warning("webhook for a cell that does not exist ignored")
         return {"ok": True, "ignored": "unknown_cell"}
@@ -79,7 +81,7 @@ def receive(headers: Mapping[str, str], raw: bytes, query: Mapping[str, str]) ->
             raise RetryLater("prediction not recorded yet, retry later", field="id", code="unknown_prediction")
         logger.warning("webhook for a prediction that is not the cell's ignored", extra={"current": cell.predictionId})
         return {"ok": True, "ignored": "cell_mismatch"}
-    outcome = cells.handle_prediction_update(prediction, cell)
+    outcome = cells.handle_prediction_update(prediction, cell, connections)
     logger.info("webhook handled", extra={"outcome": outcome})
     return {"ok": True, "outcome": outcome}
 
@@ -89,17 +91,33 @@ def _attempt(query: Mapping[str, str]) -> int | None:
     return int(raw) if raw.isdigit() and len(raw) < 6 else None
 
 
-def _cell_holding(batch_id: str, angle_key: str, color_key: str | None, attempt: int | None) -> Cell | None:
-    """The named cell; while this attempt of it holds no prediction yet, re-read a few times
-    (RunPrediction's write may be a moment behind a fast prediction)."""
+def _claimed_owner(query: Mapping[str, str]) -> str | None:
+    """The owner the query names (untrusted: only used where the cell read agrees)."""
+    owner = query.get("owner") or ""
+    return owner if 0 < len(owner) <= MAX_OWNER_CHARS else None
+
+
+def _cell_holding(batch_id: str, angle_key: str, color_key: str | None, attempt: int | None,
+                  owner: str | None) -> tuple[Cell | None, list[str] | None]:
+    """The named cell, and its owner's open connections when the query named the cell's owner
+    (one read for both; None: the push looks them up). While this attempt of the cell holds no
+    prediction yet, re-read a few times (RunPrediction's write may be a moment behind a fast
+    prediction)."""
     repo = get_repository()
-    cell = repo.get_cell(batch_id, angle_key, color_key)
+
+    def read() -> tuple[Cell | None, list[str] | None]:
+        if owner is None:
+            return repo.get_cell(batch_id, angle_key, color_key), None
+        cell, connections = repo.get_cell_and_connections(batch_id, angle_key, color_key, owner)
+        return cell, (connections if cell is not None and cell.owner == owner else None)
+
+    cell, connections = read()
     for delay in RECORD_WAITS_SECONDS:
         if cell is None or cell.predictionId or cell.attempt != attempt:
-            return cell
+            return cell, connections
         time.sleep(delay)
-        cell = repo.get_cell(batch_id, angle_key, color_key)
-    return cell
+        cell, connections = read()
+    return cell, connections
 
 
 def _parse(raw: bytes) -> dict[str, Any]:

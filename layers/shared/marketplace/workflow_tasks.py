@@ -28,13 +28,18 @@ RUN_ENDED = "the workflow ended before this cell finished"
 # ----- RunPrediction ----------------------------------------------------------------------
 
 
-def webhook_url_for(base: str, batch_id: str, angle_key: str, color_key: str | None, attempt: int = 1) -> str:
-    """The cell (and its attempt: a retried cell's earlier prediction is told apart) in the query."""
+def webhook_url_for(base: str, batch_id: str, angle_key: str, color_key: str | None, attempt: int = 1,
+                    owner: str | None = None) -> str:
+    """The cell (and its attempt: a retried cell's earlier prediction is told apart) in the query,
+    and its owner (an opaque id), so that the webhook reads the cell and the owner's connections
+    in one request; the webhook trusts the owner only where the cell it read agrees."""
     query = {"batchId": batch_id, "angleKey": angle_key}
     if color_key:
         query["colorKey"] = color_key
     if attempt > 1:
         query["attempt"] = str(attempt)
+    if owner:
+        query["owner"] = owner
     separator = "&" if "?" in base else "?"
     return f"{base}{separator}{urlencode(query)}"
 
@@ -94,7 +99,8 @@ def start_cell_prediction(task: PredictionTask, webhook_base_url: str) -> dict[s
     wait = create_slots.wait_for_slot(task.slot_ms, task.color_index, task.angle_output)
     if wait is not None:
         return _defer(task, wait, "create slot ahead")
-    webhook = completion_webhook(webhook_base_url, task.batch_id, task.angle_key, task.color_key, cell.attempt)
+    webhook = completion_webhook(webhook_base_url, task.batch_id, task.angle_key, task.color_key, cell.attempt,
+                                 cell.owner or task.owner)
     try:
         # Inside: a hand-over through the Files API meets Replicate's limits like a create.
         image_input = _image_input(cell, task.angle_output)
@@ -124,12 +130,13 @@ def start_cell_prediction(task: PredictionTask, webhook_base_url: str) -> dict[s
     return {"predictionId": prediction_id}
 
 
-def completion_webhook(base: str, batch_id: str, angle_key: str, color_key: str | None, attempt: int) -> str | None:
+def completion_webhook(base: str, batch_id: str, angle_key: str, color_key: str | None, attempt: int,
+                       owner: str | None = None) -> str | None:
     """The webhook Replicate calls when the prediction ends; None when completion is polled
     (``REPLICATE_COMPLETION=poll``: no public URL can receive it, the reconciler polls)."""
     if get_settings().replicate_completion == "poll" or not base:
         return None
-    return webhook_url_for(base, batch_id, angle_key, color_key, attempt)
+    return webhook_url_for(base, batch_id, angle_key, color_key, attempt, owner)
 
 
 def _cancel_quietly(prediction_id: str) -> None:

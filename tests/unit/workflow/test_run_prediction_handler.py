@@ -121,7 +121,8 @@ def test_given_an_angle_cell_when_run_then_every_source_goes_to_nano_banana_with
     assert body["webhook_events_filter"] == ["completed"]  # the cell is processing once recorded
     hook = urlsplit(body["webhook"])
     assert f"{hook.scheme}://{hook.netloc}{hook.path}" == WEBHOOK_URL
-    assert parse_qs(hook.query) == {"batchId": ["b-1"], "angleKey": ["front_0"]}
+    # The cell, and its owner: the webhook reads the cell and the owner's connections at once.
+    assert parse_qs(hook.query) == {"batchId": ["b-1"], "angleKey": ["front_0"], "owner": [OWNER]}
     cell = world.cell("b-1", "front_0")
     assert (cell["status"], cell["predictionId"], cell["taskToken"]) == ("processing", "pred-1", "tok-a")
     assert cell["imageInput"] == list(sources)
@@ -156,7 +157,7 @@ def test_given_a_finished_angle_when_its_colour_cell_runs_then_exactly_the_angle
     assert _query(handed_over)["X-Amz-Expires"] == str(HANDOVER_URL_SECONDS)
     assert body["input"]["prompt"] == "Repaint the car body in red_metallic paint."
     assert parse_qs(urlsplit(body["webhook"]).query) == {
-        "batchId": ["b-1"], "angleKey": ["front_0"], "colorKey": ["red_metallic"],
+        "batchId": ["b-1"], "angleKey": ["front_0"], "colorKey": ["red_metallic"], "owner": [OWNER],
     }
 
 

@@ -88,6 +88,38 @@ def test_given_a_signed_success_when_delivered_then_one_read_of_the_named_cell_a
     assert not [name for name, _ in calls if name == "PutItem"]  # no receipt written
 
 
+def test_given_the_owner_in_the_query_when_delivered_then_one_read_brings_the_cell_and_its_owners_connections(
+    world: World,
+) -> None:
+    connection = world.connect()
+    make_batch(world.repo)
+    start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+
+    with world.dynamodb_calls() as calls:
+        status, body = call(http_event(done(), {**ANGLE_QUERY, "owner": OWNER}))
+
+    assert (status, body) == (200, {"ok": True, "outcome": "completed"})
+    operations = [name for name, _ in calls]
+    assert operations.count("BatchGetItem") == 1 and "GetItem" not in operations  # no read for the push
+    assert [(target, m["data"]["result"]["status"]) for target, m in world.ws.posts] == [(connection, "completed")]
+
+
+def test_given_a_query_naming_another_owner_when_delivered_then_the_cells_own_owner_gets_the_push(world: World) -> None:
+    """The query is not signed: an owner it names is believed only where the cell agrees."""
+    world.connect()
+    world.connect(owner="someone-else", connection_id="conn-other")
+    make_batch(world.repo)
+    start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
+
+    with world.dynamodb_calls() as calls:
+        status, _ = call(http_event(done(), {**ANGLE_QUERY, "owner": "someone-else"}))
+
+    assert status == 200
+    assert [target for target, _ in world.ws.posts] == ["conn-1"]  # never the named stranger's
+    reads = [params["Key"] for name, params in calls if name == "GetItem"]
+    assert reads == [keys.owner_connections_key(OWNER)]  # the cell's owner's row, read for the push
+
+
 def test_given_a_delivery_signed_with_the_previous_secret_when_delivered_then_it_is_accepted(world: World) -> None:
     make_batch(world.repo)
     start(world.repo, "b-1", "front_0", None, "p-1", "tok-1")
