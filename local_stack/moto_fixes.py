@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 import sys
 import threading
@@ -360,3 +361,23 @@ def integer_tolerated_failure_percentage() -> Iterator[None]:
         yield
     finally:
         AmazonStateLanguageParser.parse = descriptor  # type: ignore[method-assign]
+
+
+class _MissingPathProbes(logging.Filter):
+    """Drops moto's ERROR line for a JSONPath that matched nothing: a Choice's `IsPresent: false`
+    (how the workflow tells "wait for a slot" from "done") raises and logs it on every cell, though
+    nothing failed. A path that really is missing still fails the execution with its own event."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("%s at '%s'") or "NoSuchJsonPathError" not in record.getMessage()
+
+
+@contextmanager
+def quiet_missing_path_probes() -> Iterator[None]:
+    logger = logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component")
+    probe_filter = _MissingPathProbes()
+    logger.addFilter(probe_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(probe_filter)

@@ -69,6 +69,7 @@ def moto_fixes() -> tuple[Callable[[], contextlib.AbstractContextManager[None]],
         fixes.step_functions_api_limits,
         fixes.step_functions_state_payload_limit,
         fixes.integer_tolerated_failure_percentage,
+        fixes.quiet_missing_path_probes,
         # Per-request overhead.
         speedups.cached_moto_module_list,
         speedups.shared_step_functions_clients,

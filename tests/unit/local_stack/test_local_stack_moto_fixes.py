@@ -360,6 +360,33 @@ def test_given_clause_counts_checked_once_then_updates_and_their_errors_are_moto
         assert not getattr(ActionCountValidator.traverse, "_once", False)  # restored
 
 
+IS_PRESENT_PROBE = {"StartAt": "Waiting", "States": {
+    "Waiting": {"Type": "Choice", "Choices": [{"Variable": "$.run.waitSeconds", "IsPresent": True, "Next": "Wait"}],
+                "Default": "Done"},
+    "Wait": {"Type": "Pass", "End": True}, "Done": {"Type": "Pass", "End": True}}}
+
+
+def test_given_quiet_probes_then_an_is_present_false_logs_no_error_and_still_takes_its_branch(
+    sfn: Any, caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from local_stack.moto_fixes import quiet_missing_path_probes
+
+    arn = machine(sfn, IS_PRESENT_PROBE, name="probe")
+
+    def errors() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR and "NoSuchJsonPath" in r.getMessage()]
+
+    with caplog.at_level(logging.ERROR):
+        assert run(sfn, arn, json.dumps({"run": {}}))["status"] == "SUCCEEDED"
+        assert errors()  # moto logs the probe as an error
+        caplog.clear()
+        with quiet_missing_path_probes():
+            finished_run = run(sfn, arn, json.dumps({"run": {}}))
+        assert finished_run["status"] == "SUCCEEDED" and not errors()
+
+
 EVERY_ATTRIBUTE_TYPE = {
     "pk": {"S": "CELL#1"}, "text": {"S": ""}, "number": {"N": "-12.50"}, "blob": {"B": b"\x00\xffraw"},
     "strings": {"SS": ["a", "b"]}, "numbers": {"NS": ["1", "2.5"]}, "blobs": {"BS": [b"x", b"\x01"]},
