@@ -51,9 +51,10 @@ from . import photo_paint, studio, viewpoint
 from .lru import LRU
 
 WIDTH, HEIGHT = studio.WIDTH, studio.HEIGHT
-CACHE_ENTRIES = 48
-"""Decoded inputs kept (each at most WIDTH x HEIGHT x 3 bytes: under 45 MB in all), and as many
-colour preparations (about twice that each)."""
+CACHE_ENTRIES = 16
+"""Decoded inputs kept (each at most WIDTH x HEIGHT x 3 bytes: under 15 MB in all). A batch's
+inputs come in bursts (its photos for every angle, an angle's image for all its colours), so a
+few entries catch them; 48 held 45 MB of a 30 x 40 batch's stand-in for no more hits."""
 
 NAMED_COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (192, 0, 0),

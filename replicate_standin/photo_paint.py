@@ -25,7 +25,7 @@ from PIL import Image, ImageChops, ImageFilter, ImageStat
 from .lru import LRU
 
 WIDTH, HEIGHT = 640, 480
-CACHE_ENTRIES = 48
+CACHE_ENTRIES = 16  # the sources of a few cars (see model.CACHE_ENTRIES)
 UNKNOWN_PAINT = (52, 78, 120)
 """A source whose car shows no colour at all (unreadable, empty): a neutral dark blue."""
 
