@@ -155,15 +155,31 @@ _M_ARENA_MAX = -8
 STACK_MALLOC_ARENAS = 2
 
 
-def fewer_malloc_arenas(arenas: int = STACK_MALLOC_ARENAS) -> bool:
+TRIM_EVERY_SECONDS = 2.0
+
+
+def fewer_malloc_arenas(arenas: int = STACK_MALLOC_ARENAS, trim_every: float = TRIM_EVERY_SECONDS) -> bool:
     """Each of the stack's processes runs hundreds to thousands of threads (one per in-flight
     invocation or Map iteration); glibc gives threads up to 8 x cores malloc arenas, each keeping
     its own freed memory. Two arenas hold what a 30 x 40 batch needs with less resident memory
-    (MALLOC_ARENA_MAX, set from inside: call before threads start). False where it is not glibc."""
+    (MALLOC_ARENA_MAX, set from inside: call before threads start), and a daemon thread hands
+    freed pages back every ``trim_every`` seconds (malloc_trim: a bursty server frees far more
+    than it keeps). False where it is not glibc."""
     name = ctypes.util.find_library("c")
     if not name or not sys.platform.startswith("linux"):
         return False
     try:
-        return bool(ctypes.CDLL(name).mallopt(_M_ARENA_MAX, arenas))
+        libc = ctypes.CDLL(name)
+        limited = bool(libc.mallopt(_M_ARENA_MAX, arenas))
+        trim = libc.malloc_trim
     except (OSError, AttributeError):
         return False
+    if trim_every > 0:
+
+        def trim_forever() -> None:
+            while True:
+                time.sleep(trim_every)
+                trim(0)
+
+        threading.Thread(target=trim_forever, name="malloc-trim", daemon=True).start()
+    return limited

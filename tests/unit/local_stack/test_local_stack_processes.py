@@ -21,7 +21,8 @@ def test_given_glibc_when_a_process_asks_for_fewer_arenas_then_many_threads_shar
         import ctypes, ctypes.util, os, sys, tempfile, threading
         from local_stack.children import fewer_malloc_arenas
         if sys.argv[1] == "fewer":
-            assert fewer_malloc_arenas()
+            assert fewer_malloc_arenas(trim_every=0.05)
+            assert any(t.name == "malloc-trim" and t.daemon for t in threading.enumerate())
         barrier = threading.Barrier(16)
         def work():
             barrier.wait()

@@ -98,7 +98,7 @@ def test_given_bad_variables_when_read_then_a_clear_error_names_the_variable(env
 
 
 def test_given_capacity_variables_when_read_then_senders_and_downloads_land_in_their_fields():
-    assert (StandinSettings.from_env({}).webhook_senders, StandinSettings.from_env({}).max_downloads) == (8, 8)
+    assert (StandinSettings.from_env({}).webhook_senders, StandinSettings.from_env({}).max_downloads) == (16, 8)
     settings = StandinSettings.from_env({"STANDIN_WEBHOOK_SENDERS": "3", "STANDIN_MAX_DOWNLOADS": "5"})
     assert (settings.webhook_senders, settings.max_downloads) == (3, 5)
 
