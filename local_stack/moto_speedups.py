@@ -246,9 +246,10 @@ def parsed_definitions_reused() -> Iterator[None]:
         ExecutionWorker._get_evaluation_entrypoint = original  # type: ignore[method-assign]
 
 
-# Lambda tasks invoking at once (a RunPrediction may sleep up to 3 s for its create slot inside
-# its invocation): more than any batch keeps in that state, fewer than the iterations waiting.
-LAMBDA_INVOKE_WORKERS = 256
+# Lambda tasks invoking at once: Lambda's default concurrency per account. Fewer queued the
+# invocations of a 30 x 40 batch (a RunPrediction may sleep up to 3 s for its create slot inside
+# its invocation): cells reached their slots late, created together and met Replicate's 429s.
+LAMBDA_INVOKE_WORKERS = 1000
 
 
 @contextmanager

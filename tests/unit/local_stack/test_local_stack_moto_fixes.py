@@ -387,6 +387,35 @@ def test_given_quiet_probes_then_an_is_present_false_logs_no_error_and_still_tak
         assert finished_run["status"] == "SUCCEEDED" and not errors()
 
 
+def test_given_pooled_lambda_invokes_when_300_wait_inside_their_invocation_then_all_run_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A RunPrediction may sleep for its create slot inside its invocation: invocations must not
+    queue behind each other (a pool of 256 made a 30 x 40 batch's cells late for their slots)."""
+    import threading
+
+    import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils as lambda_tasks
+
+    from local_stack.moto_speedups import lambda_invokes_on_shared_threads
+
+    together = threading.Barrier(300, timeout=10)
+
+    def invoke(parameters: dict, region: str, state_credentials: Any) -> dict:
+        together.wait()  # breaks (BrokenBarrierError) unless all 300 are in flight at once
+        return {"StatusCode": 200}
+
+    monkeypatch.setattr(lambda_tasks, "_invoke_lambda_function", invoke)
+    answers: list[Any] = []
+    with lambda_invokes_on_shared_threads():
+        tasks = [threading.Thread(target=lambda: answers.append(lambda_tasks._invoke_lambda_function(
+            parameters={}, region="us-east-1", state_credentials=None))) for _ in range(300)]
+        for task in tasks:
+            task.start()
+        for task in tasks:
+            task.join(15)
+    assert len(answers) == 300
+
+
 EVERY_ATTRIBUTE_TYPE = {
     "pk": {"S": "CELL#1"}, "text": {"S": ""}, "number": {"N": "-12.50"}, "blob": {"B": b"\x00\xffraw"},
     "strings": {"SS": ["a", "b"]}, "numbers": {"NS": ["1", "2.5"]}, "blobs": {"BS": [b"x", b"\x01"]},
