@@ -112,6 +112,11 @@ def handle_prediction_update(prediction: Mapping[str, Any], cell: Cell, connecti
         # Pillow and requests only where an output is stored (not in RunPrediction's cold start).
         from .outputs import OutputRejected, persist_output
 
+        fed = None
+        if not cell.is_angle:  # a colour variant: the image it was fed, read while the output is stored
+            from .color_check.service import read_fed_image
+
+            fed = read_fed_image(cell)
         try:
             stored = persist_output(cell.batchId, cell.angleKey, cell.colorKey, prediction.get("output"), cell.attempt)
         except OutputRejected as error:
@@ -122,7 +127,7 @@ def handle_prediction_update(prediction: Mapping[str, Any], cell: Cell, connecti
         if not cell.is_angle:  # a colour variant: its paint against the colour it asked for
             from .color_check.service import check_cell
 
-            check = check_cell(cell, stored.thumbnail)
+            check = check_cell(cell, stored.thumbnail, fed)
         completed = get_repository().complete_cell(cell, str(owner), stored.image_key, stored.thumb_key, check)
         if completed is None:
             return Outcome.UNCHANGED

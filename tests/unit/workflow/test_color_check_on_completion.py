@@ -153,6 +153,33 @@ def test_given_a_check_slower_than_its_bound_when_the_colour_cell_completes_then
     assert (row["status"], row["colorCheck"]["verdict"]) == ("completed", "unknown")
 
 
+def test_given_a_colour_cell_completing_then_the_fed_image_is_read_while_its_output_is_stored(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    """The fed thumbnail's S3 read overlaps the download, thumbnail and puts (on AWS a read is
+    tens of milliseconds on the path to the next cell)."""
+    from marketplace import outputs
+
+    make_colour_batch(world.repo)
+    angle = complete_angle(world)
+    real_fed, real_persist = service._fed_image, outputs.persist_output
+
+    def slow_fed(cell: Any) -> Any:
+        time.sleep(0.4)
+        return real_fed(cell)
+
+    def slow_persist(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.4)
+        return real_persist(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_fed_image", slow_fed)
+    monkeypatch.setattr(outputs, "persist_output", slow_persist)
+    started = time.monotonic()
+    row = complete_colour(world, "red_metallic", angle)
+    assert time.monotonic() - started < 0.75  # side by side, not 0.4 + 0.4 one after the other
+    assert (row["status"], row["colorCheck"]["verdict"]) == ("completed", "ok")
+
+
 def test_given_a_retried_colour_cell_when_its_new_image_is_off_then_the_check_is_replaced(world: World):
     make_colour_batch(world.repo)
     angle = complete_angle(world)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from urllib.parse import unquote, urlsplit
 
@@ -76,16 +76,23 @@ def _fed_image(cell: Cell) -> bytes | None:
         return None
 
 
-def _check(cell: Cell, output_thumb: bytes, max_delta_e: float) -> ColorCheck:
-    return check_color(target_text(cell), output_thumb, _fed_image(cell), max_delta_e)
+def read_fed_image(cell: Cell) -> Future[bytes | None]:
+    """Starts reading the fed thumbnail: the webhook starts it before storing the output, so the
+    read overlaps the download, thumbnail and puts instead of following them."""
+    return _pool.submit(_fed_image, cell)
 
 
-def check_cell(cell: Cell, output_thumb: bytes) -> StoredCheck:
-    """The colour check of a completing colour cell; never raises."""
+def check_cell(cell: Cell, output_thumb: bytes, fed: Future[bytes | None] | None = None) -> StoredCheck:
+    """The colour check of a completing colour cell (``fed``: its ``read_fed_image``, else read
+    now); never raises."""
     started = time.perf_counter()
     try:
-        future = _pool.submit(_check, cell, output_thumb, get_settings().color_check_max_delta_e)
-        result = future.result(timeout=CHECK_SECONDS)
+        fed = fed if fed is not None else read_fed_image(cell)
+        fed_image = fed.result(timeout=CHECK_SECONDS)
+        remaining = max(0.0, CHECK_SECONDS - (time.perf_counter() - started))
+        future = _pool.submit(check_color, target_text(cell), output_thumb, fed_image,
+                              get_settings().color_check_max_delta_e)
+        result = future.result(timeout=remaining)
     except FutureTimeout:
         result = ColorCheck(None, None, None, UNKNOWN, f"the check took longer than {CHECK_SECONDS:g} s")
     except Exception as error:  # a check never fails a delivery
