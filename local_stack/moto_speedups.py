@@ -16,9 +16,35 @@ manager, applied with ``moto_fixes``'s corrections):
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+SPEEDUP = "_local_stack_speedup"
+"""Set on every replacement: entering a speedup twice (a second stack in one process) keeps the
+first one's replacement, and tests tell a replaced attribute from moto's own."""
+
+
+@contextmanager
+def _replaced(targets: list[tuple[Any, str]], make: Callable[[Any], Any]) -> Iterator[None]:
+    """Sets each ``owner.name`` to ``make(original)`` while active, then puts the originals back."""
+    originals = [getattr(owner, name) for owner, name in targets]
+    if all(getattr(original, SPEEDUP, False) for original in originals):
+        yield
+        return
+    own = [name in vars(owner) for owner, name in targets]  # else inherited: removed again after
+    for (owner, name), original in zip(targets, originals, strict=True):
+        replacement = make(original)
+        setattr(replacement, SPEEDUP, True)
+        setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        for (owner, name), original, defined in zip(targets, originals, own, strict=True):
+            if defined:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
 
 
 @contextmanager
@@ -29,23 +55,18 @@ def cached_moto_module_list() -> Iterator[None]:
     runs: it is listed once."""
     import moto.backends as backends
 
-    original = backends.list_of_moto_modules
-    if getattr(original, "_cached", False):
-        yield
-        return
-    cache: list[tuple[str, ...]] = []
+    def cached(original: Callable[[], Any]) -> Callable[[], tuple[str, ...]]:
+        cache: list[tuple[str, ...]] = []
 
-    def list_of_moto_modules() -> tuple[str, ...]:
-        if not cache:
-            cache.append(tuple(original()))
-        return cache[0]
+        def list_of_moto_modules() -> tuple[str, ...]:
+            if not cache:
+                cache.append(tuple(original()))
+            return cache[0]
 
-    list_of_moto_modules._cached = True  # type: ignore[attr-defined]
-    backends.list_of_moto_modules = list_of_moto_modules
-    try:
+        return list_of_moto_modules
+
+    with _replaced([(backends, "list_of_moto_modules")], cached):
         yield
-    finally:
-        backends.list_of_moto_modules = original
 
 
 # The interpreter's modules that call `boto_client_for` (imported by name): the Lambda tasks.
@@ -68,39 +89,33 @@ def shared_step_functions_clients() -> Iterator[None]:
     import importlib
 
     modules = [importlib.import_module(name) for name in _BOTO_CLIENT_MODULES]
-    original = modules[0].__dict__["boto_client_for"]
-    if getattr(original, "_shared", False):
-        yield
-        return
     clients: dict[tuple[str, str, str], Any] = {}
     lock = threading.Lock()
 
-    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        from moto.core.models import botocore_stubber
-        from moto.settings import moto_server_port
+    def shared(original: Callable[..., Any]) -> Callable[..., Any]:
+        def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            from moto.core.models import botocore_stubber
+            from moto.settings import moto_server_port
 
-        if botocore_stubber.enabled:  # in-process moto: no server
-            return original(region=region, service=service, state_credentials=state_credentials)
-        key = (region, service, moto_server_port())
-        client = clients.get(key)
-        if client is None:
-            with lock:
-                client = clients.get(key)
-                if client is None:
-                    client = _shared_client(region, service, key[2])
-                    clients[key] = client
-        return client
+            if botocore_stubber.enabled:  # in-process moto: no server
+                return original(region=region, service=service, state_credentials=state_credentials)
+            key = (region, service, moto_server_port())
+            client = clients.get(key)
+            if client is None:
+                with lock:
+                    client = clients.get(key)
+                    if client is None:
+                        client = _shared_client(region, service, key[2])
+                        clients[key] = client
+            return client
 
-    boto_client_for._shared = True  # type: ignore[attr-defined]
-    saved = [(module, module.__dict__["boto_client_for"]) for module in modules]
-    for module in modules:
-        setattr(module, "boto_client_for", boto_client_for)  # noqa: B010 - typed moto module
-    try:
-        yield
-    finally:
-        for module, function in saved:
-            setattr(module, "boto_client_for", function)  # noqa: B010
-        clients.clear()
+        return boto_client_for
+
+    with _replaced([(module, "boto_client_for") for module in modules], shared):
+        try:
+            yield
+        finally:
+            clients.clear()
 
 
 def _shared_client(region: str, service: str, port: str) -> Any:
@@ -144,19 +159,8 @@ def cached_jsonpath_parsing() -> Iterator[None]:
     import importlib
 
     modules = [importlib.import_module(name) for name in _JSONPATH_MODULES]
-    if all(getattr(module.__dict__["parse"], "_cached", False) for module in modules):
+    with _replaced([(module, "parse") for module in modules], functools.lru_cache(maxsize=4096)):
         yield
-        return
-    saved = [(module, module.__dict__["parse"]) for module in modules]
-    for module, parse in saved:
-        cached = functools.lru_cache(maxsize=4096)(parse)
-        cached._cached = True  # type: ignore[attr-defined]
-        setattr(module, "parse", cached)  # noqa: B010 - typed moto module
-    try:
-        yield
-    finally:
-        for module, parse in saved:
-            setattr(module, "parse", parse)  # noqa: B010
 
 
 @contextmanager
@@ -168,27 +172,21 @@ def direct_attribute_values() -> Iterator[None]:
     binary as bytes): it is copied as it is, binary base64-encoded as the serializer would."""
     from moto.core.serialize import BaseJSONSerializer
 
-    original = BaseJSONSerializer._serialize_type_structure
-    if getattr(original, "_direct", False):
-        yield
-        return
+    def direct(original: Callable[..., None]) -> Callable[..., None]:
+        def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+            if shape.name != "AttributeValue" or not isinstance(value, dict):
+                original(self, serialized, value, shape, key)
+                return
+            wire = attribute_value_wire(value, self._base64)
+            if key:
+                self._default_serialize(serialized, wire, shape, key)
+            else:
+                serialized.update(wire)
 
-    def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
-        if shape.name != "AttributeValue" or not isinstance(value, dict):
-            original(self, serialized, value, shape, key)
-            return
-        wire = attribute_value_wire(value, self._base64)
-        if key:
-            self._default_serialize(serialized, wire, shape, key)
-        else:
-            serialized.update(wire)
+        return _serialize_type_structure
 
-    _serialize_type_structure._direct = True  # type: ignore[attr-defined]
-    BaseJSONSerializer._serialize_type_structure = _serialize_type_structure  # type: ignore[method-assign]
-    try:
+    with _replaced([(BaseJSONSerializer, "_serialize_type_structure")], direct):
         yield
-    finally:
-        BaseJSONSerializer._serialize_type_structure = original  # type: ignore[method-assign]
 
 
 def attribute_value_wire(value: dict[str, Any], base64: Any) -> dict[str, Any]:
@@ -226,24 +224,18 @@ def parsed_definitions_reused() -> Iterator[None]:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    original = ExecutionWorker._get_evaluation_entrypoint
-    if getattr(original, "_reused", False):
-        yield
-        return
-
     @functools.lru_cache(maxsize=64)
     def program_for(definition: str) -> Any:
         return AmazonStateLanguageParser.parse(definition)[0]
 
-    def _get_evaluation_entrypoint(self: Any) -> Any:
-        return program_for(self._evaluation_details.state_machine_details.definition)
+    def reused(_original: Callable[..., Any]) -> Callable[..., Any]:
+        def _get_evaluation_entrypoint(self: Any) -> Any:
+            return program_for(self._evaluation_details.state_machine_details.definition)
 
-    _get_evaluation_entrypoint._reused = True  # type: ignore[attr-defined]
-    ExecutionWorker._get_evaluation_entrypoint = _get_evaluation_entrypoint  # type: ignore[method-assign]
-    try:
+        return _get_evaluation_entrypoint
+
+    with _replaced([(ExecutionWorker, "_get_evaluation_entrypoint")], reused):
         yield
-    finally:
-        ExecutionWorker._get_evaluation_entrypoint = original  # type: ignore[method-assign]
 
 
 # Lambda tasks invoking at once: Lambda's default concurrency per account. Fewer queued the
@@ -263,22 +255,20 @@ def lambda_invokes_on_shared_threads() -> Iterator[None]:
 
     import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils as lambda_tasks
 
-    original = lambda_tasks.__dict__["_invoke_lambda_function"]
-    if getattr(original, "_pooled", False):
-        yield
-        return
     pool = ThreadPoolExecutor(max_workers=LAMBDA_INVOKE_WORKERS, thread_name_prefix="lambda-invoke")
 
-    def _invoke_lambda_function(parameters: dict, region: str, state_credentials: Any) -> Any:
-        return pool.submit(original, parameters=parameters, region=region, state_credentials=state_credentials).result()
+    def pooled(original: Callable[..., Any]) -> Callable[..., Any]:
+        def _invoke_lambda_function(parameters: dict, region: str, state_credentials: Any) -> Any:
+            return pool.submit(original, parameters=parameters, region=region,
+                               state_credentials=state_credentials).result()
 
-    _invoke_lambda_function._pooled = True  # type: ignore[attr-defined]
-    setattr(lambda_tasks, "_invoke_lambda_function", _invoke_lambda_function)  # noqa: B010 - typed moto module
-    try:
-        yield
-    finally:
-        setattr(lambda_tasks, "_invoke_lambda_function", original)  # noqa: B010
-        pool.shutdown(wait=False)
+        return _invoke_lambda_function
+
+    with _replaced([(lambda_tasks, "_invoke_lambda_function")], pooled):
+        try:
+            yield
+        finally:
+            pool.shutdown(wait=False)
 
 
 @contextmanager
@@ -291,23 +281,17 @@ def update_clause_counts_checked_once() -> Iterator[None]:
     from moto.dynamodb.parsing.ast_nodes import UpdateExpression
     from moto.dynamodb.parsing.validators import ActionCountValidator
 
-    original = ActionCountValidator.traverse
-    if getattr(original, "_once", False):
-        yield
-        return
+    def once(original: Callable[..., Any]) -> Callable[..., Any]:
+        def traverse(self: Any, node: Any) -> Any:
+            if isinstance(node, UpdateExpression):
+                try:
+                    self.verify_action_counts(node)
+                    return node
+                except Exception:  # noqa: S110 - moto's walk below raises the error moto would raise
+                    pass
+            return original(self, node)
 
-    def traverse(self: Any, node: Any) -> Any:
-        if isinstance(node, UpdateExpression):
-            try:
-                self.verify_action_counts(node)
-                return node
-            except Exception:  # noqa: S110 - moto's walk below raises the error moto would raise
-                pass
-        return original(self, node)
+        return traverse
 
-    traverse._once = True  # type: ignore[attr-defined]
-    ActionCountValidator.traverse = traverse  # type: ignore[method-assign]
-    try:
+    with _replaced([(ActionCountValidator, "traverse")], once):
         yield
-    finally:
-        ActionCountValidator.traverse = original  # type: ignore[method-assign]

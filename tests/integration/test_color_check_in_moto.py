@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.e2e_client import BASE, E2EClient, jpeg_bytes
-from tests.support.inprocess_stack import stack_in_process
+from tests.support.inprocess_stack import dealer_on
 
 pytestmark = pytest.mark.integration
 
@@ -18,20 +18,10 @@ ANGLES = ["front_right_45", "rear_180"]
 COLORS = ["red_metallic", "white_pearl", "grey_matte"]
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Any]:
-    env = {"STANDIN_LATENCY_SECONDS": "0.2", "POWERTOOLS_LOG_LEVEL": "WARNING"}
-    with stack_in_process(env, schedule_seconds=3600) as local:
-        yield local
-
-
 @pytest.fixture
 def client(stack: Any) -> Iterator[E2EClient]:
-    stack.standin.set_faults({})
-    dealer = E2EClient(stack.base_url, user="colour-dealer")
-    yield dealer
-    dealer.close()
-    stack.standin.set_faults({})
+    with dealer_on(stack, "colour-dealer") as dealer:
+        yield dealer
 
 
 def _checks(snapshot: dict[str, Any]) -> dict[tuple[str, str | None], Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.e2e_client import BASE, E2EClient, jpeg_bytes
-from tests.support.inprocess_stack import stack_in_process
+from tests.support.inprocess_stack import dealer_on
 from tests.support.stack_state import Standin, cell_of
 
 pytestmark = pytest.mark.integration
@@ -19,20 +19,10 @@ ANGLES = ["front_0", "side_90"]
 COLORS = ["red_metallic", "blue_metallic"]
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Any]:
-    env = {"STANDIN_LATENCY_SECONDS": "0.2", "POWERTOOLS_LOG_LEVEL": "WARNING"}
-    with stack_in_process(env, schedule_seconds=3600) as local:
-        yield local
-
-
 @pytest.fixture
 def client(stack: Any) -> Iterator[E2EClient]:
-    stack.standin.set_faults({})
-    dealer = E2EClient(stack.base_url, user="control-dealer")
-    yield dealer
-    dealer.close()
-    stack.standin.set_faults({})
+    with dealer_on(stack, "control-dealer") as dealer:
+        yield dealer
 
 
 def _standin(stack: Any) -> Standin:

@@ -24,3 +24,17 @@ def stack_in_process(env: Mapping[str, str], **options: Any) -> Iterator[Any]:
     finally:
         local.stop()
         reset_marketplace_caches()
+
+
+@contextmanager
+def dealer_on(stack: Any, user: str) -> Iterator[Any]:
+    """An API client for ``user`` on ``stack``, the stand-in's faults cleared before and after."""
+    from tests.support.e2e_client import E2EClient
+
+    stack.standin.set_faults({})
+    dealer = E2EClient(stack.base_url, user=user)
+    try:
+        yield dealer
+    finally:
+        dealer.close()
+        stack.standin.set_faults({})

@@ -279,19 +279,8 @@ def _json_or_raise(response: httpx.Response) -> dict[str, Any]:
 
 def get_prediction(prediction_id: str) -> dict[str, Any]:
     """``GET /v1/predictions/{id}`` as a plain dict (any status, including ``aborted``)."""
-    response = _poll("GET", f"/v1/predictions/{quote(prediction_id, safe='')}")
-    if response.status_code >= 400:
-        try:
-            body = response.json()
-            detail = str(body.get("detail") or body.get("title") or "no detail")
-        except ValueError:
-            detail = "no detail"
-        raise _map_status(response.status_code, detail)
-    try:
-        data = response.json()
-    except ValueError:
-        raise ReplicateUnavailable("Replicate answered a body that is not JSON") from None
-    if not isinstance(data, dict) or "status" not in data:
+    data = _json_or_raise(_poll("GET", f"/v1/predictions/{quote(prediction_id, safe='')}"))
+    if "status" not in data:
         raise ReplicateUnavailable("Replicate answered a body that is not a prediction")
     return data
 

@@ -23,6 +23,7 @@ from local_stack.moto_fixes import (
     step_functions_api_limits,
     step_functions_state_payload_limit,
 )
+from local_stack.moto_speedups import SPEEDUP
 
 pytestmark = pytest.mark.unit
 
@@ -223,7 +224,7 @@ def test_given_the_module_list_cached_then_routing_n_requests_lists_moto_folder_
                 assert dispatcher.get_backend_for_host("dynamodb") == "dynamodb"
                 assert dispatcher.get_backend_for_host("stepfunctions") == "stepfunctions"
         assert listdir.call_count == 1
-    assert backends.list_of_moto_modules is not None and not getattr(backends.list_of_moto_modules, "_cached", False)
+    assert backends.list_of_moto_modules is not None and not getattr(backends.list_of_moto_modules, SPEEDUP, False)
 
 
 def test_given_shared_clients_then_n_lambda_tasks_build_one_boto3_client(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -254,7 +255,7 @@ def test_given_shared_clients_then_n_lambda_tasks_build_one_boto3_client(monkeyp
     assert client.meta.endpoint_url == "http://127.0.0.1:3299"
     assert client.meta.config.max_pool_connections == STEP_FUNCTIONS_CLIENT_POOL
     assert client.meta.config.retries["total_max_attempts"] == 1
-    assert not getattr(lambda_tasks.boto_client_for, "_shared", False)
+    assert not getattr(lambda_tasks.boto_client_for, SPEEDUP, False)
 
 
 def test_given_cached_jsonpath_parsing_then_n_executions_parse_each_path_once(sfn: Any) -> None:
@@ -357,7 +358,7 @@ def test_given_clause_counts_checked_once_then_updates_and_their_errors_are_moto
             assert update(f"SET {many_sets}") is not None
             assert verify.call_count == 1  # once at the root, not once per action (12)
             assert [update(case) for case in cases[1:]] == expected[1:]
-        assert not getattr(ActionCountValidator.traverse, "_once", False)  # restored
+        assert not getattr(ActionCountValidator.traverse, SPEEDUP, False)  # restored
 
 
 IS_PRESENT_PROBE = {"StartAt": "Waiting", "States": {
@@ -461,7 +462,7 @@ def test_given_direct_attribute_values_then_every_dynamodb_answer_is_the_one_mot
                 "local_stack.moto_speedups", fromlist=["x"]).attribute_value_wire) as direct:
             assert answers() == expected
             assert direct.call_count >= 5  # the fix answered (one call per AttributeValue at the top)
-        assert not getattr(BaseJSONSerializer._serialize_type_structure, "_direct", False)  # restored
+        assert not getattr(BaseJSONSerializer._serialize_type_structure, SPEEDUP, False)  # restored
 
 
 def test_given_moto_process_env_then_s3_objects_over_16_kb_are_kept_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
