@@ -12,13 +12,7 @@ const STREAM_LIMIT_BYTES = 512 * 1024 * 1024; // larger ZIPs go to the browser's
 /** Hand a Blob to the browser as a file named `filename`. */
 export function saveBlob(blob, filename) {
   const url = URL.createObjectURL(blob);
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = filename;
-  a.hidden = true;
-  document.body.append(a);
-  a.click();
-  a.remove();
+  browserDownload(url, filename);
   setTimeout(() => URL.revokeObjectURL(url), 30_000);
 }
 
