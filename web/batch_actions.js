@@ -100,17 +100,21 @@ export class BatchActions {
     if (!yes || this.ctx.getBatch() !== batch) return;
     this.canceling = true;
     this.ctx.render();
+    let stopped = false;
     try {
       await this.ctx.getApi().cancel(batch.batchId);
       if (this.ctx.getBatch() !== batch) return;
       batch.canceled();
+      stopped = true;
       this.ctx.refresh("after cancel");
     } catch (err) {
       toastError(err);
     } finally {
       this.canceling = false;
       this.ctx.render();
-      if (button.hidden || button.disabled) $("batch-status").focus();
+      // Cancel goes away once the batch reads as stopped (now, or when the snapshot says so): the
+      // status line that tells the outcome takes the focus either way, never the page's body.
+      if (stopped || button.hidden || button.disabled) $("batch-status").focus();
     }
   }
 
