@@ -114,20 +114,17 @@ def handle_prediction_update(prediction: Mapping[str, Any], cell: Cell, connecti
 
         fed = None
         if not cell.is_angle:  # a colour variant: the image it was fed, read while the output is stored
-            from .color_check.service import read_fed_image
+            from .color_check import service as color_check
 
-            fed = read_fed_image(cell)
+            fed = color_check.read_fed_image(cell)
         try:
             stored = persist_output(cell.batchId, cell.angleKey, cell.colorKey, prediction.get("output"), cell.attempt)
         except OutputRejected as error:
             logger.warning("output rejected", extra={"reason": error.message})
             return _fail(cell, owner, f"output rejected: {error.message}", connections)
         logger.info("output persisted", extra={"timings_ms": stored.timings, "bytes": stored.size_bytes})
-        check = None
-        if not cell.is_angle:  # a colour variant: its paint against the colour it asked for
-            from .color_check.service import check_cell
-
-            check = check_cell(cell, stored.thumbnail, fed)
+        # A colour variant: its paint against the colour it asked for.
+        check = None if fed is None else color_check.check_cell(cell, stored.thumbnail, fed)
         completed = get_repository().complete_cell(cell, str(owner), stored.image_key, stored.thumb_key, check)
         if completed is None:
             return Outcome.UNCHANGED
