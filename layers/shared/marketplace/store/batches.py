@@ -112,15 +112,8 @@ class BatchRows:
         with ThreadPoolExecutor(max_workers=_WRITE_THREADS) as pool:
             created = [c for c in pool.map(put, cells) if c is not None]
         if created:
-            self.table.client.update_item(
-                TableName=self.table.name,
-                Key=keys.batch_key(batch_id),
-                UpdateExpression="SET totalJobs = totalJobs + :n, #status = :running, colors = :colors, updatedAt = :now, "
-                                 "runIds = list_append(if_not_exists(runIds, :none), :runs) REMOVE completedAt",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values(n=len(created), running=BatchStatus.RUNNING, colors=colors, now=now_iso(),
-                                                 none=[], runs=[run_id]),
-            )
+            self._run_again(batch_id, [run_id], "totalJobs = totalJobs + :n, colors = :colors, ",
+                            n=len(created), colors=colors)
         return created
 
     def complete_batch_if_done(self, batch_id: str) -> Batch | None:
@@ -149,14 +142,19 @@ class BatchRows:
         return Batch.model_validate(from_item(answer["Attributes"]))
 
     def reopen_batch(self, batch_id: str, run_ids: list[str]) -> None:
-        """A retry: the batch runs again (its runs listed, so a cancel can stop them)."""
+        """A retry: the batch runs again."""
+        self._run_again(batch_id, run_ids)
+
+    def _run_again(self, batch_id: str, run_ids: list[str], also_set: str = "", **also: Any) -> None:
+        """The batch is running again, with ``run_ids`` listed (so a cancel can stop them) and no
+        completedAt; ``also_set`` (``"name = :value, "``…) and its values change with it."""
         self.table.client.update_item(
             TableName=self.table.name,
             Key=keys.batch_key(batch_id),
-            UpdateExpression="SET #status = :running, updatedAt = :now, "
+            UpdateExpression=f"SET {also_set}#status = :running, updatedAt = :now, "
                              "runIds = list_append(if_not_exists(runIds, :none), :runs) REMOVE completedAt",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=values(running=BatchStatus.RUNNING, now=now_iso(), none=[], runs=run_ids),
+            ExpressionAttributeValues=values(running=BatchStatus.RUNNING, now=now_iso(), none=[], runs=run_ids, **also),
         )
 
     def cancel_batch(self, batch_id: str) -> bool:
