@@ -12,7 +12,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .children import fewer_malloc_arenas
+from .children import lean_malloc
 from .poller import TARGETS, choose_target, describe
 from .stack import LocalStack
 
@@ -76,7 +76,7 @@ def write_ready_file(path: Path, stack: LocalStack) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    fewer_malloc_arenas()
+    lean_malloc()
     # Powertools warns on every invocation that publishes no metric; metrics are off locally.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     stop = threading.Event()

@@ -158,7 +158,7 @@ STACK_MALLOC_ARENAS = 2
 TRIM_EVERY_SECONDS = 2.0
 
 
-def fewer_malloc_arenas(arenas: int = STACK_MALLOC_ARENAS, trim_every: float = TRIM_EVERY_SECONDS) -> bool:
+def lean_malloc(arenas: int = STACK_MALLOC_ARENAS, trim_every: float = TRIM_EVERY_SECONDS) -> bool:
     """Each of the stack's processes runs hundreds to thousands of threads (one per in-flight
     invocation or Map iteration); glibc gives threads up to 8 x cores malloc arenas, each keeping
     its own freed memory. Two arenas hold what a 30 x 40 batch needs with less resident memory

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .children import fewer_malloc_arenas, follow_lifeline
+from .children import follow_lifeline, lean_malloc
 
 MOTO_CONFIG: dict[str, dict[str, Any]] = {
     "stepfunctions": {"execute_state_machine": True},
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--functions", default="", help="comma-separated function names the stack runs")
     parser.add_argument("--log", action="store_true", help="one line per Step Functions interpreter message")
     args = parser.parse_args(argv)
-    fewer_malloc_arenas()
+    lean_malloc()
     follow_lifeline(args.lifeline)
     if _more_open_files() < _FILES_FOR_SPILLING and os.environ.get(S3_BUFFER_VARIABLE) == MOTO_PROCESS_ENV[S3_BUFFER_VARIABLE]:
         del os.environ[S3_BUFFER_VARIABLE]  # too few descriptors (e.g. macOS): objects stay in memory

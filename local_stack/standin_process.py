@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from .children import fewer_malloc_arenas, follow_lifeline, inherited_socket
+from .children import follow_lifeline, inherited_socket, lean_malloc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fd", type=int, required=True, help="listening socket inherited from the stack")
     parser.add_argument("--lifeline", type=int, required=True, help="pipe whose end-of-file means: exit")
     args = parser.parse_args(argv)
-    fewer_malloc_arenas()
+    lean_malloc()
     follow_lifeline(args.lifeline)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the stack decides when this process ends
 

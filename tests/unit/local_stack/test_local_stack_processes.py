@@ -19,9 +19,9 @@ def test_given_glibc_when_a_process_asks_for_fewer_arenas_then_many_threads_shar
     script = textwrap.dedent(
         """
         import ctypes, ctypes.util, os, sys, tempfile, threading
-        from local_stack.children import fewer_malloc_arenas
+        from local_stack.children import lean_malloc
         if sys.argv[1] == "fewer":
-            assert fewer_malloc_arenas(trim_every=0.05)
+            assert lean_malloc(trim_every=0.05)
             assert any(t.name == "malloc-trim" and t.daemon for t in threading.enumerate())
         barrier = threading.Barrier(16)
         def work():
@@ -46,7 +46,7 @@ def test_given_glibc_when_a_process_asks_for_fewer_arenas_then_many_threads_shar
 
 def test_given_no_c_library_found_then_fewer_arenas_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(children.ctypes.util, "find_library", lambda name: None)
-    assert children.fewer_malloc_arenas() is False
+    assert children.lean_malloc() is False
 
 
 def test_given_the_stacks_processes_when_monitored_then_cpu_and_memory_are_told_by_role() -> None:
