@@ -9,8 +9,6 @@ import { downloadArchive, saveUrl } from "./downloads.js";
 import { plural } from "./labels.js";
 import { toast, toastError } from "./notify.js";
 
-const $ = (id) => document.getElementById(id);
-
 export class BatchActions {
   /**
    * @param {object} ctx  getBatch(), getApi(), presets, confirm: ConfirmDialog, render(),
@@ -100,21 +98,16 @@ export class BatchActions {
     if (!yes || this.ctx.getBatch() !== batch) return;
     this.canceling = true;
     this.ctx.render();
-    let stopped = false;
     try {
       await this.ctx.getApi().cancel(batch.batchId);
       if (this.ctx.getBatch() !== batch) return;
       batch.canceled();
-      stopped = true;
       this.ctx.refresh("after cancel");
     } catch (err) {
       toastError(err);
     } finally {
       this.canceling = false;
-      this.ctx.render();
-      // Cancel goes away once the batch reads as stopped (now, or when the snapshot says so): the
-      // status line that tells the outcome takes the focus either way, never the page's body.
-      if (stopped || button.hidden || button.disabled) $("batch-status").focus();
+      this.ctx.render(); // the toolbar moves the focus off Cancel when it goes away
     }
   }
 

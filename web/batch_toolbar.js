@@ -60,10 +60,15 @@ export class BatchToolbar {
     if (!v) return;
     const set = (name, { visible, text, disabled = false, title = "" }) => {
       const { node, label } = this.buttons[name];
+      const focused = document.activeElement === node;
       node.hidden = !visible;
       node.disabled = disabled;
       node.title = title;
       if (label.textContent !== text) label.textContent = text;
+      // A control that goes away under the keyboard focus (Cancel once the batch stops, by the
+      // answer or by a live update, whichever comes first) hands it to the status line that
+      // tells what happened, never to the page's body.
+      if (focused && (node.hidden || node.disabled)) $("batch-status").focus();
     };
     set("cancel", { visible: v.running, text: v.canceling ? "Cancelling…" : "Cancel", disabled: v.canceling, title: "Stop the batch: images already made stay" });
     set("retry", { visible: v.retryable > 0, text: v.retrying ? "Retrying…" : `Retry failed (${v.retryable})`, disabled: v.retrying, title: "Run every failed or cancelled image again" });
