@@ -233,6 +233,7 @@ class MotoLambdaDispatch:
             return dispatch.moto_invoke(backend, function_name, qualifier, body, headers, response_headers)
 
         invoke.__wrapped__ = self._original  # type: ignore[attr-defined]
+        invoke.dispatch = self  # type: ignore[attr-defined] # the interpreter's direct Lambda tasks find it here
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign, assignment]
 
     def uninstall(self) -> None:

@@ -55,6 +55,7 @@ def _more_open_files() -> int:
 def moto_fixes() -> tuple[Callable[[], contextlib.AbstractContextManager[None]], ...]:
     """Every correction the stack applies to moto, in order (before provisioning: creating the
     state machine parses its definition)."""
+    from . import moto_dynamodb_speedups as dynamodb_speedups
     from . import moto_fixes as fixes
     from . import moto_speedups as speedups
 
@@ -74,9 +75,12 @@ def moto_fixes() -> tuple[Callable[[], contextlib.AbstractContextManager[None]],
         speedups.cached_moto_module_list,
         speedups.shared_step_functions_clients,
         speedups.cached_jsonpath_parsing,
-        speedups.direct_attribute_values,
-        speedups.update_clause_counts_checked_once,
+        speedups.cached_handler_methods,
+        dynamodb_speedups.direct_attribute_values,
+        dynamodb_speedups.update_checks_once_at_root,
+        dynamodb_speedups.parsed_update_expressions_reused,
         speedups.parsed_definitions_reused,
+        speedups.lambda_tasks_invoke_directly,  # first: the shared threads below run it
         speedups.lambda_invokes_on_shared_threads,
     )
 

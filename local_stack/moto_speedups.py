@@ -8,43 +8,56 @@ manager, applied with ``moto_fixes``'s corrections):
 - every execution parses its state machine's definition anew (``parsed_definitions_reused``);
 - each Task state's thread makes its Lambda invoke itself and keeps that deep stack resident while
   it waits for the task token (``lambda_invokes_on_shared_threads``);
-- UpdateItem's validator counts clauses at every node of the expression (``update_clause_counts_checked_once``);
-- DynamoDB answers go through moto's model-driven serializer, which looks up every member of
-  every attribute value of every item under several spellings (``direct_attribute_values``).
+- the server answers every request by listing its handler's methods (``cached_handler_methods``).
+
+DynamoDB's are in ``moto_dynamodb_speedups``.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 SPEEDUP = "_local_stack_speedup"
-"""Set on every replacement: entering a speedup twice (a second stack in one process) keeps the
-first one's replacement, and tests tell a replaced attribute from moto's own."""
+"""Set on every replacement, to the speedup's name: entering a speedup twice (a second stack in one
+process) keeps the first one's replacement, and tests tell a replaced attribute from moto's own."""
 
 
 @contextmanager
 def _replaced(targets: list[tuple[Any, str]], make: Callable[[Any], Any]) -> Iterator[None]:
     """Sets each ``owner.name`` to ``make(original)`` while active, then puts the originals back."""
     originals = [getattr(owner, name) for owner, name in targets]
-    if all(getattr(original, SPEEDUP, False) for original in originals):
+    tag = make.__qualname__  # two speedups may wrap one attribute (one around the other)
+    if all(_holds(original, tag) for original in originals):
         yield
         return
-    own = [name in vars(owner) for owner, name in targets]  # else inherited: removed again after
+    # What each owner held itself (a classmethod as such), else None: inherited, removed again after.
+    own = [vars(owner).get(name) for owner, name in targets]
     for (owner, name), original in zip(targets, originals, strict=True):
         replacement = make(original)
-        setattr(replacement, SPEEDUP, True)
+        setattr(replacement, SPEEDUP, tag)
+        replacement.__wrapped__ = original
         setattr(owner, name, replacement)
     try:
         yield
     finally:
-        for (owner, name), original, defined in zip(targets, originals, own, strict=True):
-            if defined:
-                setattr(owner, name, original)
+        for (owner, name), held in zip(targets, own, strict=True):
+            if held is not None:
+                setattr(owner, name, held)
             else:
                 delattr(owner, name)
+
+
+def _holds(replacement: Any, tag: str) -> bool:
+    """Whether this speedup is already in the chain of replacements."""
+    while getattr(replacement, SPEEDUP, None):
+        if getattr(replacement, SPEEDUP) == tag:
+            return True
+        replacement = getattr(replacement, "__wrapped__", None)
+    return False
 
 
 @contextmanager
@@ -66,6 +79,29 @@ def cached_moto_module_list() -> Iterator[None]:
         return list_of_moto_modules
 
     with _replaced([(backends, "list_of_moto_modules")], cached):
+        yield
+
+
+@contextmanager
+def cached_handler_methods() -> Iterator[None]:
+    """moto's `BaseResponse.call_action` finds the method for an action by listing every function
+    of the handler's class with `inspect.getmembers`, on every request (a few hundred members for
+    DynamoDB's handler or S3's). A class's methods do not change while the stack runs: each class is
+    listed once."""
+    import moto.core.responses as responses
+
+    def cached(original: Callable[[object], list[str]]) -> Callable[[object], list[str]]:
+        listed: dict[object, frozenset[str]] = {}
+
+        def method_names_from_class(clazz: object) -> frozenset[str]:
+            names = listed.get(clazz)
+            if names is None:
+                names = listed[clazz] = frozenset(original(clazz))
+            return names
+
+        return method_names_from_class  # type: ignore[return-value]
+
+    with _replaced([(responses, "method_names_from_class")], cached):
         yield
 
 
@@ -164,56 +200,6 @@ def cached_jsonpath_parsing() -> Iterator[None]:
 
 
 @contextmanager
-def direct_attribute_values() -> Iterator[None]:
-    """moto serializes a DynamoDB answer by walking the service model: for each member of each
-    `AttributeValue` (ten of them: S, N, B, …) of each attribute of each item it tries the key under
-    several spellings. About a fifth of an UpdateItem's CPU and most of a GetItem's. An
-    `AttributeValue` is already in wire shape once moto's `dynamo_to_dict` made it (`{"S": "x"}`,
-    binary as bytes): it is copied as it is, binary base64-encoded as the serializer would."""
-    from moto.core.serialize import BaseJSONSerializer
-
-    def direct(original: Callable[..., None]) -> Callable[..., None]:
-        def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
-            if shape.name != "AttributeValue" or not isinstance(value, dict):
-                original(self, serialized, value, shape, key)
-                return
-            wire = attribute_value_wire(value, self._base64)
-            if key:
-                self._default_serialize(serialized, wire, shape, key)
-            else:
-                serialized.update(wire)
-
-        return _serialize_type_structure
-
-    with _replaced([(BaseJSONSerializer, "_serialize_type_structure")], direct):
-        yield
-
-
-def attribute_value_wire(value: dict[str, Any], base64: Any) -> dict[str, Any]:
-    """One AttributeValue as DynamoDB's JSON carries it (members that are None are left out, as
-    the model-driven serializer leaves them out)."""
-    wire: dict[str, Any] = {}
-    for kind, member in value.items():
-        if member is None:
-            continue
-        if kind == "M":
-            wire[kind] = {name: attribute_value_wire(item, base64) for name, item in member.items()}
-        elif kind == "L":
-            wire[kind] = [attribute_value_wire(item, base64) for item in member]
-        elif kind == "B":
-            wire[kind] = base64(member)
-        elif kind == "BS":
-            wire[kind] = [base64(item) for item in member]
-        elif kind in ("S", "N"):
-            wire[kind] = str(member)
-        elif kind in ("SS", "NS"):
-            wire[kind] = [str(item) for item in member]
-        else:  # BOOL, NULL
-            wire[kind] = member
-    return wire
-
-
-@contextmanager
 def parsed_definitions_reused() -> Iterator[None]:
     """moto parses a state machine's whole definition (its ANTLR parser: 50-100 ms of CPU for
     ours) at the start of every execution, on the path from POST to the first create. The parsed
@@ -235,6 +221,56 @@ def parsed_definitions_reused() -> Iterator[None]:
         return _get_evaluation_entrypoint
 
     with _replaced([(ExecutionWorker, "_get_evaluation_entrypoint")], reused):
+        yield
+
+
+# moto's Lambda Invoke answer to a response past Lambda's limit (moto.awslambda.responses).
+_RESPONSE_TOO_LARGE = {
+    "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+    "errorType": "Function.ResponseSizeTooLarge",
+}
+
+
+@contextmanager
+def lambda_tasks_invoke_directly() -> Iterator[None]:
+    """A Lambda Task state invokes through a boto3 client, over HTTP, into moto's own server (a
+    thread per connection, Flask's routing, moto's Lambda responses) and only then reaches the
+    stack's dispatch (`MotoLambdaDispatch`), in the same process: most of an invoke's CPU in moto.
+    A synchronous invoke of a template function now calls that dispatch directly, with the same
+    payload limits and the same answer; anything else (another function, an Event invoke, a
+    request past the limit, a qualifier) still goes moto's way, for moto's own answer or error."""
+    import io
+
+    import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils as lambda_tasks
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    from .aws_limits import lambda_request_too_large, lambda_response_too_large
+    from .lambdas import RequestTooLargeError
+
+    def direct(original: Callable[..., Any]) -> Callable[..., Any]:
+        def _invoke_lambda_function(parameters: dict, region: str, state_credentials: Any) -> Any:
+            dispatch = getattr(LambdaSimpleBackend.invoke, "dispatch", None)
+            payload = parameters.get("Payload") or b""
+            logical_id = dispatch.resolve(str(parameters.get("FunctionName"))) if dispatch else None
+            if (logical_id is None or not set(parameters) <= {"FunctionName", "Payload", "InvocationType"}
+                    or parameters.get("InvocationType", "RequestResponse") != "RequestResponse"
+                    or not isinstance(payload, bytes) or lambda_request_too_large(len(payload))):
+                return original(parameters=parameters, region=region, state_credentials=state_credentials)
+            try:
+                result, function_error = dispatch.call(logical_id, payload, "RequestResponse")
+            except RequestTooLargeError:
+                return original(parameters=parameters, region=region, state_credentials=state_credentials)
+            if lambda_response_too_large(len(result)):
+                result, function_error = json.dumps(_RESPONSE_TOO_LARGE).encode(), "Unhandled"
+            answer: dict[str, Any] = {"StatusCode": 200,
+                                      "Payload": lambda_tasks._from_payload(io.BytesIO(result))}
+            if function_error:
+                answer["FunctionError"] = function_error
+            return answer
+
+        return _invoke_lambda_function
+
+    with _replaced([(lambda_tasks, "_invoke_lambda_function")], direct):
         yield
 
 
@@ -269,29 +305,3 @@ def lambda_invokes_on_shared_threads() -> Iterator[None]:
             yield
         finally:
             pool.shutdown(wait=False)
-
-
-@contextmanager
-def update_clause_counts_checked_once() -> Iterator[None]:
-    """moto's UpdateItem validator counts an expression's SET/ADD/REMOVE clauses at every
-    UpdateExpression node of its tree (one per action), each count walking the node's whole
-    subtree: quadratic in the number of actions, the largest single cost of an UpdateItem with a
-    dozen SETs. The root's subtree holds every clause, so counting once there finds any excess;
-    only then is moto's own walk run, for its exact error."""
-    from moto.dynamodb.parsing.ast_nodes import UpdateExpression
-    from moto.dynamodb.parsing.validators import ActionCountValidator
-
-    def once(original: Callable[..., Any]) -> Callable[..., Any]:
-        def traverse(self: Any, node: Any) -> Any:
-            if isinstance(node, UpdateExpression):
-                try:
-                    self.verify_action_counts(node)
-                    return node
-                except Exception:  # noqa: S110 - moto's walk below raises the error moto would raise
-                    pass
-            return original(self, node)
-
-        return traverse
-
-    with _replaced([(ActionCountValidator, "traverse")], once):
-        yield

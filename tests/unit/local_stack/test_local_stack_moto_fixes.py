@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -328,37 +328,84 @@ def test_given_pooled_lambda_invokes_then_the_task_thread_waits_while_a_shared_t
     assert lambda_tasks._invoke_lambda_function is invoke  # restored
 
 
-def test_given_clause_counts_checked_once_then_updates_and_their_errors_are_moto_own() -> None:
-    from unittest import mock
-
-    from moto.dynamodb.parsing.validators import ActionCountValidator
-
-    from local_stack.moto_speedups import update_clause_counts_checked_once
-
+@pytest.fixture
+def update() -> Iterator[Callable[..., Any]]:
+    """UpdateItem of item `key` of a fresh table: the new item, or the error."""
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
         ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
                          BillingMode="PAY_PER_REQUEST")
-        many_sets = ", ".join(f"a{i} = :v" for i in range(12))
 
-        def update(expression: str) -> Any:
+        def update(expression: str, key: str = "k") -> Any:
             try:
-                return ddb.update_item(TableName="t", Key={"pk": {"S": "k"}}, UpdateExpression=expression,
+                return ddb.update_item(TableName="t", Key={"pk": {"S": key}}, UpdateExpression=expression,
                                        ExpressionAttributeValues={":v": {"N": "1"}}, ReturnValues="ALL_NEW")["Attributes"]
             except ClientError as error:
                 return error.response["Error"]
 
-        cases = [f"SET {many_sets} ADD n :v", "SET a = :v SET b = :v", "ADD a :v ADD b :v", "SET a = :v REMOVE b REMOVE c"]
-        expected = [update(case) for case in cases]
-        assert expected[0]["n"] == {"N": "1"} and all("Message" in e for e in expected[1:])  # moto's own answers
-        with update_clause_counts_checked_once(), mock.patch.object(
-                ActionCountValidator, "verify_action_counts", autospec=True,
-                side_effect=ActionCountValidator.verify_action_counts) as verify:
-            assert update(f"SET {many_sets}") is not None
-            assert verify.call_count == 1  # once at the root, not once per action (12)
-            assert [update(case) for case in cases[1:]] == expected[1:]
-        assert not getattr(ActionCountValidator.traverse, SPEEDUP, False)  # restored
+        yield update
+
+
+MANY_SETS = ", ".join(f"a{i} = :v" for i in range(12))
+UPDATES = [f"SET {MANY_SETS} ADD n :v", "SET a = :v SET b = :v", "ADD a :v ADD b :v", "SET a = :v REMOVE b REMOVE c",
+           "SET a = :v, a = :v", "SET m = :v, m.x = :v", "SET a = :v REMOVE a", "SET a = :v,", "SET a = = :v"]
+
+
+def test_given_update_checks_once_at_root_then_updates_and_their_errors_are_moto_own(update: Callable[..., Any]) -> None:
+    from unittest import mock
+
+    from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
+
+    from local_stack.moto_dynamodb_speedups import update_checks_once_at_root
+
+    expected = [update(case) for case in UPDATES]
+    assert expected[0]["n"] == {"N": "1"} and all("Message" in e for e in expected[1:])  # moto's own answers
+    with update_checks_once_at_root(), mock.patch.object(
+            ActionCountValidator, "verify_action_counts", autospec=True,
+            side_effect=ActionCountValidator.verify_action_counts) as counted, mock.patch.object(
+            OverlappingPathsValidator, "check_for_overlapping_paths", autospec=True,
+            side_effect=OverlappingPathsValidator.check_for_overlapping_paths) as overlaps:
+        assert update(f"SET {MANY_SETS}") is not None
+        assert counted.call_count == overlaps.call_count == 1  # once at the root, not once per action (12)
+        assert [update(case) for case in UPDATES[1:]] == expected[1:]
+    assert not getattr(ActionCountValidator.traverse, SPEEDUP, False)  # restored
+    assert not getattr(OverlappingPathsValidator.traverse, SPEEDUP, False)
+
+
+def test_given_parsed_update_expressions_reused_then_each_is_parsed_once_and_answers_are_moto_own(
+    update: Callable[..., Any],
+) -> None:
+    from unittest import mock
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.tokens import ExpressionTokenizer
+
+    from local_stack.moto_dynamodb_speedups import parsed_update_expressions_reused
+
+    expected = [update(case, "moto") for case in UPDATES * 3]
+    with parsed_update_expressions_reused(), mock.patch.object(
+            ExpressionTokenizer, "make_list", side_effect=ExpressionTokenizer.make_list) as tokenized:
+        answers = [update(case, "reused") for case in UPDATES * 3]  # a bad expression fails every time
+    assert [{**a, "pk": None} if "pk" in a else a for a in answers] == [
+        {**e, "pk": None} if "pk" in e else e for e in expected]
+    parsed = [call.args[0] for call in tokenized.call_args_list]
+    assert sorted(set(parsed)) == sorted(parsed[: len(set(parsed))]) and parsed.count(UPDATES[0]) == 1
+    assert isinstance(vars(UpdateExpressionParser)["make"], classmethod)  # restored as it was
+
+
+def test_given_cached_handler_methods_then_each_class_is_listed_once(update: Callable[..., Any]) -> None:
+    from unittest import mock
+
+    import moto.core.utils as utils
+
+    from local_stack.moto_speedups import cached_handler_methods
+
+    with cached_handler_methods(), mock.patch.object(utils.inspect, "getmembers",
+                                                    side_effect=utils.inspect.getmembers) as listed:
+        answers = [update("SET a = :v"), update("SET a = :v, a = :v")]
+    assert answers[0]["a"] == {"N": "1"} and "Two document paths overlap" in answers[1]["Message"]
+    assert listed.call_count == 1
 
 
 IS_PRESENT_PROBE = {"StartAt": "Waiting", "States": {
@@ -433,7 +480,7 @@ def test_given_direct_attribute_values_then_every_dynamodb_answer_is_the_one_mot
 
     from moto.core.serialize import BaseJSONSerializer
 
-    from local_stack.moto_speedups import direct_attribute_values
+    from local_stack.moto_dynamodb_speedups import direct_attribute_values
 
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
@@ -458,8 +505,8 @@ def test_given_direct_attribute_values_then_every_dynamodb_answer_is_the_one_mot
         expected = answers()
         assert expected[0] == EVERY_ATTRIBUTE_TYPE  # moto's own serializer round-trips every type
         with direct_attribute_values(), mock.patch(
-            "local_stack.moto_speedups.attribute_value_wire", wraps=__import__(
-                "local_stack.moto_speedups", fromlist=["x"]).attribute_value_wire) as direct:
+            "local_stack.moto_dynamodb_speedups.attribute_value_wire", wraps=__import__(
+                "local_stack.moto_dynamodb_speedups", fromlist=["x"]).attribute_value_wire) as direct:
             assert answers() == expected
             assert direct.call_count >= 5  # the fix answered (one call per AttributeValue at the top)
         assert not getattr(BaseJSONSerializer._serialize_type_structure, SPEEDUP, False)  # restored
