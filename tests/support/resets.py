@@ -7,7 +7,8 @@ from __future__ import annotations
 
 def reset_marketplace_caches(*, keep_aws_clients: bool = False) -> None:
     """Settings, the repository and notifier singletons, the idempotent create, the presets store,
-    the Replicate clients and the boto3 clients: each is rebuilt from the environment on next use.
+    the Replicate clients, the colour check's decoded fed images and the boto3 clients: each is
+    rebuilt from the environment on next use.
 
     `keep_aws_clients=True` keeps the boto3 clients (building one costs ~0.1 s): only for a suite
     whose every test has the same AWS environment (the workflow units, over `HANDLER_ENV`); moto
@@ -30,3 +31,6 @@ def reset_marketplace_caches(*, keep_aws_clients: bool = False) -> None:
     from marketplace.archive import service as archive_service
 
     archive_service.lambda_client.cache_clear()
+    from marketplace.color_check import service as color_check_service
+
+    color_check_service._fed_images.cache_clear()

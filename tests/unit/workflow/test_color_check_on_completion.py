@@ -230,10 +230,10 @@ def test_given_inputs_handed_over_as_replicate_files_when_checked_then_the_angle
 ):
     make_colour_batch(world.repo)
     angle = complete_angle(world)
-    seen: list[bytes | None] = []
+    seen: list[Any] = []
     real = service.check_color
 
-    def spy(value: str | None, output: bytes, fed: bytes | None, max_delta_e: float) -> Any:
+    def spy(value: str | None, output: Any, fed: Any, max_delta_e: float) -> Any:
         seen.append(fed)
         return real(value, output, fed, max_delta_e)
 
@@ -248,5 +248,49 @@ def test_given_inputs_handed_over_as_replicate_files_when_checked_then_the_angle
     assert current is not None
     cells.handle_prediction_update(succeeded("p-file", data_uri(out)), current)
     stored = world.s3.get_object(Bucket=service.get_settings().bucket_name, Key="batches/b-1/side_90/angle.thumb.png")
-    assert seen == [stored["Body"].read()]
+    assert len(seen) == 1 and seen[0].tobytes() == service.open_small(stored["Body"].read()).tobytes()
     assert world.cell("b-1", "side_90", "red_metallic")["colorCheck"]["verdict"] == "ok"
+
+
+def test_given_an_angles_colour_cells_completing_then_its_fed_image_is_read_and_decoded_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    """The fed thumbnail is the same for every colour of an angle and its key never changes
+    content: one S3 read and one decode serve them all (up to 40 cells)."""
+    from PIL import Image
+
+    make_colour_batch(world.repo, {"red_metallic": "Red #C00000 (metallic)", "blue": "Blue #1030C0",
+                                   "green": "Green #10A040"})
+    angle = complete_angle(world)
+    reads: list[str] = []
+    real_read = service._read_small
+    monkeypatch.setattr(service, "_read_small", lambda key: reads.append(key) or real_read(key))
+    opened: list[int] = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda fp, *a, **k: opened.append(1) or real_open(fp, *a, **k))
+    verdicts = [complete_colour(world, color, angle)["colorCheck"]["verdict"] for color in ("red_metallic", "blue", "green")]
+    assert verdicts == ["ok", "ok", "ok"]
+    assert reads == ["batches/b-1/side_90/angle.thumb.png"]
+    # Per colour cell the output is opened to check it and to make its thumbnail; the colour check
+    # measures that decoded thumbnail. The stand-in opens its input (the angle) once per job, and
+    # the fed thumbnail is decoded once for all three.
+    assert len(opened) == 3 * 2 + 3 + 1
+
+
+def test_given_a_fed_image_read_that_fails_then_it_is_not_kept_and_the_next_cell_reads_it_again() -> None:
+    images = service.FedImages(kept=2)
+    attempts: list[str] = []
+
+    def flaky(key: str) -> Any:
+        attempts.append(key)
+        if len(attempts) == 1:
+            raise OSError("S3 is away")
+        return f"picture of {key}"
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service, "_read_small", flaky)
+        with pytest.raises(OSError):
+            images.get("a")
+        assert [images.get("a"), images.get("a"), images.get("b"), images.get("c"), images.get("a")] == [
+            "picture of a", "picture of a", "picture of b", "picture of c", "picture of a"]
+    assert attempts == ["a", "a", "b", "c", "a"]  # "a" dropped as least recently used past two kept

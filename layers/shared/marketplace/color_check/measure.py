@@ -94,10 +94,17 @@ def parse_target(prompt_value: str | None) -> str | None:
     return None
 
 
-def _open_small(data: bytes) -> Image.Image:
-    """Decode at most MEASURE_SIDE on the longer side; OSError/ValueError for anything unusable."""
+def open_small(data: bytes | Image.Image) -> Image.Image:
+    """At most MEASURE_SIDE on the longer side, RGB: PNG/JPEG bytes decoded (OSError/ValueError for
+    anything unusable), or a picture already decoded (the webhook's thumbnail) shrunk as it is."""
     from PIL import Image
 
+    if isinstance(data, Image.Image):
+        if data.width <= 0 or data.height <= 0:
+            raise ValueError(f"image is {data.width}x{data.height} pixels")
+        image = data.convert("RGB")  # a copy: the caller's picture stays as it was
+        image.thumbnail((MEASURE_SIDE, MEASURE_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        return image
     with Image.open(io.BytesIO(data)) as opened:
         width, height = opened.size
         if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
@@ -157,16 +164,17 @@ def body_mask(output: Image.Image, fed: Image.Image | None) -> Image.Image:
     return _unlike_border(output)
 
 
-def measure_body(output: bytes, fed: bytes | None = None) -> tuple[int, int, int] | None:
+def measure_body(output: bytes | Image.Image, fed: bytes | Image.Image | None = None) -> tuple[int, int, int] | None:
     """The body paint of ``output`` (the fed image: what the colour job was given), or None when
-    no body shows. Raises OSError / ValueError for bytes that are not a usable image."""
+    no body shows; either as bytes or decoded (``open_small``). Raises OSError / ValueError for
+    bytes that are not a usable image."""
     from PIL import ImageChops, ImageStat
 
-    picture = _open_small(output)
+    picture = open_small(output)
     fed_picture = None
     if fed:
         try:
-            fed_picture = _open_small(fed)
+            fed_picture = open_small(fed)
         except Exception:  # an unreadable fed image: measured without it
             fed_picture = None
     mask = body_mask(picture, fed_picture)
@@ -188,7 +196,8 @@ def delta_e_2000(first: str, second: str) -> float:
     return float(Color(first).delta_e(Color(second), method="2000"))
 
 
-def check_color(prompt_value: str | None, output: bytes, fed: bytes | None, max_delta_e: float) -> ColorCheck:
+def check_color(prompt_value: str | None, output: bytes | Image.Image, fed: bytes | Image.Image | None,
+                max_delta_e: float) -> ColorCheck:
     """The whole check (see the module docstring); never raises for bad input."""
     target = parse_target(prompt_value)
     try:
