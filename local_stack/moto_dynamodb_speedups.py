@@ -6,7 +6,10 @@ manager, applied with ``moto_fixes``'s corrections; the others are in ``moto_spe
 - UpdateItem's validators count clauses and look for overlapping paths at every node of the
   expression, each time over the node's whole subtree (``update_checks_once_at_root``);
 - UpdateItem parses its expression (a hand-written tokenizer and parser) twice per request, the
-  same few expressions every time (``parsed_update_expressions_reused``).
+  same few expressions every time (``parsed_update_expressions_reused``);
+- each of an UpdateItem's ten validators rebuilds its table of node types at every node of the
+  expression (``validator_tables_built_once``);
+- building an item re-measures the whole item at each attribute it adds (``items_measured_once``).
 
 Each keeps moto's answers, errors included: a test compares them with moto's own.
 """
@@ -118,3 +121,72 @@ def parsed_update_expressions_reused() -> Iterator[None]:
 
     with _replaced([(UpdateExpressionParser, "make")], cached):
         yield
+
+
+@contextmanager
+def validator_tables_built_once() -> Iterator[None]:
+    """Each of the ten processors an UpdateItem runs over its expression tree asks, at every node,
+    for the node types it handles: a new dict of bound methods and a tuple built from it, per node
+    and per processor. A processor's table never changes (a literal of its own methods): it is
+    built once per processor."""
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+
+    def types_once(_original: Callable[..., Any]) -> Callable[..., Any]:
+        def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+            return _table(self)[0]
+
+        return nodes_to_be_processed
+
+    def process_once(_original: Callable[..., Any]) -> Callable[..., Any]:
+        def process(self: Any, node: Any) -> Any:
+            for node_type, processor in _table(self)[1]:
+                if isinstance(node, node_type):
+                    return processor(node)
+            return None
+
+        return process
+
+    with _replaced([(DepthFirstTraverser, "nodes_to_be_processed")], types_once), \
+            _replaced([(DepthFirstTraverser, "process")], process_once):
+        yield
+
+
+def _table(processor: Any) -> tuple[tuple[type, ...], tuple[tuple[type, Callable[..., Any]], ...]]:
+    table = processor.__dict__.get("_speedup_table")
+    if table is None:
+        mapping = processor._processing_map()
+        table = processor.__dict__["_speedup_table"] = (tuple(mapping), tuple(mapping.items()))
+    return table
+
+
+@contextmanager
+def items_measured_once() -> Iterator[None]:
+    """moto's item keeps DynamoDB's 400 KB limit in its attribute dict: every attribute set sums
+    the size of every attribute already there. Building an item sets them one by one (every
+    PutItem, every item a transaction or an update builds): quadratic in its attributes, 25-30 on
+    a cell. Building one now keeps a running total, the same sums in the same order, so an item
+    past the limit fails exactly where it failed (later updates keep moto's own check)."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    def measured_once(_original: Callable[..., None]) -> Callable[..., None]:
+        def __init__(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:  # noqa: N807
+            self.hash_key = hash_key
+            self.range_key = range_key
+            self.attrs = LimitedSizeDict()
+            total = 0
+            for key, value in attrs.items():
+                typed = DynamoType(value)
+                total += bytesize(key) + typed.size()
+                if total > _ITEM_SIZE_LIMIT:
+                    raise ItemSizeTooLarge
+                dict.__setitem__(self.attrs, key, typed)
+
+        return __init__
+
+    with _replaced([(Item, "__init__")], measured_once):
+        yield
+
+
+_ITEM_SIZE_LIMIT = 405000  # moto's LimitedSizeDict: between DynamoDB's measured 409 and 410 KB

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -284,18 +284,22 @@ def test_given_cached_jsonpath_parsing_then_n_executions_parse_each_path_once(sf
         assert json_path.parse is parse  # restored
 
 
-def test_given_parsed_definitions_reused_then_n_executions_parse_the_definition_once(sfn: Any) -> None:
+def test_given_parsed_definitions_reused_then_creation_and_n_executions_parse_the_definition_once(sfn: Any) -> None:
     from unittest import mock
 
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     from local_stack.moto_speedups import parsed_definitions_reused
 
-    arn = machine(sfn, ADD_FIELD, name="reused")
     with mock.patch.object(AmazonStateLanguageParser, "parse", wraps=AmazonStateLanguageParser.parse) as parse:
         with parsed_definitions_reused():
+            arn = machine(sfn, ADD_FIELD, name="reused")
             outputs = [run(sfn, arn, json.dumps({"a": n})) for n in range(4)]
-        assert parse.call_count == 1
+            broken = {"StartAt": "A", "States": {"A": {"Type": "NoSuchType", "End": True}}}
+            for _ in range(2):  # refused every time, as moto refuses it
+                with pytest.raises(ClientError, match="ASLParserException"):
+                    machine(sfn, broken, name="broken")
+        assert parse.call_count == 1 + 2
     # One parsed program, four executions with their own data.
     assert [json.loads(o["output"]) for o in outputs] == [{"a": n, "b": "y"} for n in range(4)]
 
@@ -326,86 +330,6 @@ def test_given_pooled_lambda_invokes_then_the_task_thread_waits_while_a_shared_t
     assert answer == {"StatusCode": 200, "Payload": {"a": 1}}
     assert all(name.startswith("lambda-invoke") for name in invoked_on) and len(invoked_on) == 2
     assert lambda_tasks._invoke_lambda_function is invoke  # restored
-
-
-@pytest.fixture
-def update() -> Iterator[Callable[..., Any]]:
-    """UpdateItem of item `key` of a fresh table: the new item, or the error."""
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
-        ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                         BillingMode="PAY_PER_REQUEST")
-
-        def update(expression: str, key: str = "k") -> Any:
-            try:
-                return ddb.update_item(TableName="t", Key={"pk": {"S": key}}, UpdateExpression=expression,
-                                       ExpressionAttributeValues={":v": {"N": "1"}}, ReturnValues="ALL_NEW")["Attributes"]
-            except ClientError as error:
-                return error.response["Error"]
-
-        yield update
-
-
-MANY_SETS = ", ".join(f"a{i} = :v" for i in range(12))
-UPDATES = [f"SET {MANY_SETS} ADD n :v", "SET a = :v SET b = :v", "ADD a :v ADD b :v", "SET a = :v REMOVE b REMOVE c",
-           "SET a = :v, a = :v", "SET m = :v, m.x = :v", "SET a = :v REMOVE a", "SET a = :v,", "SET a = = :v"]
-
-
-def test_given_update_checks_once_at_root_then_updates_and_their_errors_are_moto_own(update: Callable[..., Any]) -> None:
-    from unittest import mock
-
-    from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
-
-    from local_stack.moto_dynamodb_speedups import update_checks_once_at_root
-
-    expected = [update(case) for case in UPDATES]
-    assert expected[0]["n"] == {"N": "1"} and all("Message" in e for e in expected[1:])  # moto's own answers
-    with update_checks_once_at_root(), mock.patch.object(
-            ActionCountValidator, "verify_action_counts", autospec=True,
-            side_effect=ActionCountValidator.verify_action_counts) as counted, mock.patch.object(
-            OverlappingPathsValidator, "check_for_overlapping_paths", autospec=True,
-            side_effect=OverlappingPathsValidator.check_for_overlapping_paths) as overlaps:
-        assert update(f"SET {MANY_SETS}") is not None
-        assert counted.call_count == overlaps.call_count == 1  # once at the root, not once per action (12)
-        assert [update(case) for case in UPDATES[1:]] == expected[1:]
-    assert not getattr(ActionCountValidator.traverse, SPEEDUP, False)  # restored
-    assert not getattr(OverlappingPathsValidator.traverse, SPEEDUP, False)
-
-
-def test_given_parsed_update_expressions_reused_then_each_is_parsed_once_and_answers_are_moto_own(
-    update: Callable[..., Any],
-) -> None:
-    from unittest import mock
-
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
-    from moto.dynamodb.parsing.tokens import ExpressionTokenizer
-
-    from local_stack.moto_dynamodb_speedups import parsed_update_expressions_reused
-
-    expected = [update(case, "moto") for case in UPDATES * 3]
-    with parsed_update_expressions_reused(), mock.patch.object(
-            ExpressionTokenizer, "make_list", side_effect=ExpressionTokenizer.make_list) as tokenized:
-        answers = [update(case, "reused") for case in UPDATES * 3]  # a bad expression fails every time
-    assert [{**a, "pk": None} if "pk" in a else a for a in answers] == [
-        {**e, "pk": None} if "pk" in e else e for e in expected]
-    parsed = [call.args[0] for call in tokenized.call_args_list]
-    assert sorted(set(parsed)) == sorted(parsed[: len(set(parsed))]) and parsed.count(UPDATES[0]) == 1
-    assert isinstance(vars(UpdateExpressionParser)["make"], classmethod)  # restored as it was
-
-
-def test_given_cached_handler_methods_then_each_class_is_listed_once(update: Callable[..., Any]) -> None:
-    from unittest import mock
-
-    import moto.core.utils as utils
-
-    from local_stack.moto_speedups import cached_handler_methods
-
-    with cached_handler_methods(), mock.patch.object(utils.inspect, "getmembers",
-                                                    side_effect=utils.inspect.getmembers) as listed:
-        answers = [update("SET a = :v"), update("SET a = :v, a = :v")]
-    assert answers[0]["a"] == {"N": "1"} and "Two document paths overlap" in answers[1]["Message"]
-    assert listed.call_count == 1
 
 
 IS_PRESENT_PROBE = {"StartAt": "Waiting", "States": {
@@ -462,54 +386,6 @@ def test_given_pooled_lambda_invokes_when_300_wait_inside_their_invocation_then_
         for task in tasks:
             task.join(15)
     assert len(answers) == 300
-
-
-EVERY_ATTRIBUTE_TYPE = {
-    "pk": {"S": "CELL#1"}, "text": {"S": ""}, "number": {"N": "-12.50"}, "blob": {"B": b"\x00\xffraw"},
-    "strings": {"SS": ["a", "b"]}, "numbers": {"NS": ["1", "2.5"]}, "blobs": {"BS": [b"x", b"\x01"]},
-    "flag": {"BOOL": False}, "nothing": {"NULL": True}, "empty_map": {"M": {}}, "empty_list": {"L": []},
-    "nested": {"M": {"list": {"L": [{"S": "s"}, {"N": "3"}, {"B": b"b"}, {"M": {"deep": {"BOOL": True}}}]},
-                     "map": {"M": {"n": {"NULL": True}}}}},
-}
-
-
-def test_given_direct_attribute_values_then_every_dynamodb_answer_is_the_one_moto_serializes() -> None:
-    """Every attribute type, nested, through every read the product makes: the same answers as
-    moto's model-driven serializer, which the fix bypasses for AttributeValues."""
-    from unittest import mock
-
-    from moto.core.serialize import BaseJSONSerializer
-
-    from local_stack.moto_dynamodb_speedups import direct_attribute_values
-
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
-        ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                         BillingMode="PAY_PER_REQUEST")
-        ddb.put_item(TableName="t", Item=EVERY_ATTRIBUTE_TYPE)
-        key = {"pk": {"S": "CELL#1"}}
-
-        def answers() -> list[Any]:
-            got = [
-                ddb.get_item(TableName="t", Key=key)["Item"],
-                ddb.batch_get_item(RequestItems={"t": {"Keys": [key]}})["Responses"]["t"],
-                ddb.query(TableName="t", KeyConditionExpression="pk = :k",
-                          ExpressionAttributeValues={":k": key["pk"]})["Items"],
-                ddb.update_item(TableName="t", Key=key, UpdateExpression="SET flag = :f",
-                                ExpressionAttributeValues={":f": {"BOOL": False}}, ReturnValues="ALL_NEW")["Attributes"],
-                ddb.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": key}}])["Responses"],
-            ]
-            return got
-
-        expected = answers()
-        assert expected[0] == EVERY_ATTRIBUTE_TYPE  # moto's own serializer round-trips every type
-        with direct_attribute_values(), mock.patch(
-            "local_stack.moto_dynamodb_speedups.attribute_value_wire", wraps=__import__(
-                "local_stack.moto_dynamodb_speedups", fromlist=["x"]).attribute_value_wire) as direct:
-            assert answers() == expected
-            assert direct.call_count >= 5  # the fix answered (one call per AttributeValue at the top)
-        assert not getattr(BaseJSONSerializer._serialize_type_structure, SPEEDUP, False)  # restored
 
 
 def test_given_moto_process_env_then_s3_objects_over_16_kb_are_kept_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
