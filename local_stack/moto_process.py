@@ -81,6 +81,7 @@ def moto_fixes() -> tuple[Callable[[], contextlib.AbstractContextManager[None]],
         dynamodb_speedups.parsed_update_expressions_reused,
         dynamodb_speedups.validator_tables_built_once,
         dynamodb_speedups.items_measured_once,
+        dynamodb_speedups.expression_trees_copied_by_pickle,
         speedups.parsed_definitions_reused,
         speedups.lambda_tasks_invoke_directly,  # first: the shared threads below run it
         speedups.lambda_invokes_on_shared_threads,

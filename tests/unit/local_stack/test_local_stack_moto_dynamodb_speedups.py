@@ -191,3 +191,19 @@ def test_given_items_measured_once_then_items_past_the_limit_fail_where_they_fai
             measured.reset_mock()
             put("linear", many)
         assert measured.call_count < 400  # 61 attributes measured once each (maps recurse), not 61 x 62 / 2
+
+
+def test_given_expression_trees_copied_by_pickle_then_updates_are_moto_own_and_no_tree_goes_through_deepcopy(
+    update: Callable[..., Any],
+) -> None:
+    import copy
+
+    from local_stack.moto_dynamodb_speedups import expression_trees_copied_by_pickle
+
+    expected = [update(case, "moto") for case in [*UPDATES, "SET l = list_append(if_not_exists(l, :v), :v)"]]
+    with expression_trees_copied_by_pickle(), mock.patch.object(copy, "_reconstruct",
+                                                                side_effect=copy._reconstruct) as rebuilt:
+        answers = [update(case, "pickled") for case in [*UPDATES, "SET l = list_append(if_not_exists(l, :v), :v)"]]
+    assert [{**a, "pk": None} if "pk" in a else a for a in answers] == [
+        {**e, "pk": None} if "pk" in e else e for e in expected]
+    assert rebuilt.call_count == 0  # every node was rebuilt by pickle
