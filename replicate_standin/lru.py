@@ -29,12 +29,16 @@ class LRU(Generic[K, V]):
                 return self._items[key]
             self.misses += 1
         value = make()
+        self.put(key, value)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        """Keep ``value`` under ``key`` (replacing what was there), the least recently used out."""
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
-        return value
 
     def clear(self) -> None:
         with self._lock:

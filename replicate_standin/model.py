@@ -32,8 +32,10 @@ pixel (``photo_paint.colorize``); same size as the input, shrunk to fit 640x480.
 Cost (the stand-in runs beside the whole stack on 2 cores, so its CPU is the product's): each
 distinct input is decoded once and kept, shrunk to fit the output, in a small LRU keyed by its
 SHA-256 (every angle of a car reuses the same photos), and so is the paint measured in it; a
-studio shot is drawn at twice the size and halved, on a set (backdrop and contact shadow) made
-once per viewpoint; PNGs use compress_level 1 (figures in the stand-in README).
+studio shot's set (backdrop and contact shadow) and the car's projected shapes are made once per
+viewpoint (``studio.VIEWS``) and only the car's box is drawn at twice the size and halved; PNGs
+are written by ``png`` (unfiltered rows, zlib level 1, the rows above and below the car deflated
+once per viewpoint). Figures: the stand-in README, ``benchmarks/standin_render.py``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from typing import Literal
 
 from PIL import Image, ImageOps
 
-from . import photo_paint, studio, viewpoint
+from . import photo_paint, png, studio, viewpoint
 from .lru import LRU
 
 WIDTH, HEIGHT = studio.WIDTH, studio.HEIGHT
@@ -196,9 +198,15 @@ _PAINT: LRU[tuple[bytes, int], tuple[int, int, int]] = LRU(CACHE_ENTRIES)
 """The paint measured in each input (the same for every angle of a car)."""
 
 
-def load_image(data: bytes, source: str, max_pixels: int) -> Image.Image:
+def input_key(data: bytes, max_pixels: int) -> tuple[bytes, int]:
+    """What the per-input caches are keyed by: the content's SHA-256 (whatever its URL)."""
+    return hashlib.sha256(data).digest(), max_pixels
+
+
+def load_image(data: bytes, source: str, max_pixels: int, key: tuple[bytes, int] | None = None) -> Image.Image:
     """``decode_image`` shrunk to fit WIDTH x HEIGHT, decoded once per distinct content (the
-    same bytes under another URL are a hit). The result is shared: never change it in place."""
+    same bytes under another URL are a hit; ``key``: ``input_key``, if already known). The
+    result is shared: never change it in place."""
 
     def make() -> Image.Image:
         image = decode_image(data, source, max_pixels)
@@ -206,7 +214,7 @@ def load_image(data: bytes, source: str, max_pixels: int) -> Image.Image:
             image.thumbnail((WIDTH, HEIGHT), Image.Resampling.BILINEAR, reducing_gap=2.0)
         return image
 
-    return _DECODED.get((hashlib.sha256(data).digest(), max_pixels), make)
+    return _DECODED.get(key or input_key(data, max_pixels), make)
 
 
 # --------------------------------------------------------------------------- generation
@@ -222,8 +230,8 @@ def generate(
     """Run the model on already downloaded ``(url, bytes)`` sources; ``drift`` (the fault) paints
     a colour job plainly off its target."""
     job = classify(prompt, len(sources))
-    images = [load_image(data, url, max_pixels) for url, data in sources]
-    keys = [(hashlib.sha256(data).digest(), max_pixels) for _, data in sources]
+    keys = [input_key(data, max_pixels) for _, data in sources]
+    images = [load_image(data, url, max_pixels, key) for (url, data), key in zip(sources, keys, strict=True)]
     scene: studio.Scene | None = None
     if job.kind == "color":
         assert job.color is not None
@@ -275,9 +283,13 @@ def encode(image: Image.Image, output_format: str, scene: studio.Scene | None = 
     buffer = io.BytesIO()
     if output_format == "jpg":
         image.save(buffer, format="JPEG", quality=90)
+    elif image.mode in ("RGB", "L"):
+        # Unfiltered rows at zlib level 1 (``png``): as small as Pillow's compress_level 1 and a
+        # third of its time (Pillow tries five row filters on every row); a studio shot's rows
+        # above and below the car are deflated once per viewpoint.
+        if scene is None:
+            return png.encode(image)
+        return png.encode(image, {studio.SCENE_KEY: scene.to_text()}, steady=studio.steady_rows(scene))
     else:
-        # compress_level=1: 3-4x faster than the default for ~25% more bytes; the RLE strategy
-        # (3) costs the same and saves another ~20% on the flat studio backdrop.
-        image.save(buffer, format="PNG", compress_level=1, compress_type=3,
-                   pnginfo=studio.png_info(scene) if scene is not None else None)
+        image.save(buffer, format="PNG", compress_level=1, pnginfo=studio.png_info(scene) if scene is not None else None)
     return buffer.getvalue()

@@ -2,10 +2,13 @@
 
 A ``Scene`` is what one picture shows: the viewpoint (azimuth, elevation), the body colour, the
 finish and the caption. ``render(scene)`` draws it (640x480): the backdrop, a soft contact shadow,
-the car drawn at twice the size and halved (anti-aliasing), the finish, then the caption. The
-picture carries its scene in a PNG text chunk (``SCENE_KEY``): a colour job handed a stand-in
-picture re-draws the same scene in the new paint, so it changes the body and nothing else, as
-the colourisation prompt asks. (Real nano-banana keeps no such note; an input without it is
+the car drawn at twice the size and halved (anti-aliasing), the finish, then the caption. What a
+viewpoint's pictures share is made once and kept (``VIEWS``: the set, the car's box and its
+``car_render.Plan``), so a colour job only fills the car's polygons in its box.
+
+The picture carries its scene in a PNG text chunk (``SCENE_KEY``): a colour job handed a
+stand-in picture re-draws the same scene in the new paint, so it changes the body and nothing
+else, as the colourisation prompt asks. (Real nano-banana keeps no such note; an input without it is
 repainted pixel by pixel, see ``photo_paint``.)
 
 Lighting follows the camera (a large key light above it, as a studio sets its softboxes for
@@ -25,7 +28,6 @@ import functools
 import json
 import math
 import random
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
@@ -33,6 +35,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, PngImagePl
 
 from . import car_render
 from .car_render import RGB, Vec
+from .lru import LRU
 
 WIDTH, HEIGHT = 640, 480
 SUPERSAMPLE = 2
@@ -71,6 +74,7 @@ class Scene:
 
 
 def png_info(scene: Scene) -> PngImagePlugin.PngInfo:
+    """The scene's text chunk for Pillow's PNG writer (``model.encode`` writes the same with ``png``)."""
     info = PngImagePlugin.PngInfo()
     info.add_text(SCENE_KEY, scene.to_text())
     return info
@@ -97,16 +101,73 @@ def backdrop() -> Image.Image:
     return Image.merge("RGB", (warm, grey, cool))
 
 
-@functools.lru_cache(maxsize=6)
+BLUR = 9
+"""The contact shadow's blur radius (output pixels); a Gaussian blur this wide reaches about
+3 x BLUR, so blurring the footprint's box grown by BLUR_REACH is the same as blurring it all."""
+BLUR_REACH = 4 * BLUR
+
+
 def _set_for(azimuth: float, elevation: float) -> Image.Image:
-    """The backdrop with the car's soft contact shadow, at the drawing size (one per viewpoint:
-    3.7 MB each at the supersampled size; an angle's colour jobs come together, so a few do)."""
-    size = (WIDTH * SUPERSAMPLE, HEIGHT * SUPERSAMPLE)
+    """The backdrop with the car's soft contact shadow (output size)."""
     camera = car_render.Camera(azimuth, elevation, size=(WIDTH, HEIGHT))
-    shadow = car_render.footprint_shadow(camera, (WIDTH, HEIGHT), fill=150).filter(ImageFilter.GaussianBlur(9))
+    footprint = car_render.footprint_shadow(camera, (WIDTH, HEIGHT), fill=150)
     picture = backdrop().copy()
-    picture.paste((70, 70, 74), mask=shadow)
-    return picture.resize(size, Image.Resampling.BILINEAR)
+    box = footprint.getbbox()
+    if box:
+        region = _clip((box[0] - BLUR_REACH, box[1] - BLUR_REACH, box[2] + BLUR_REACH, box[3] + BLUR_REACH))
+        picture.paste((70, 70, 74), region, footprint.crop(region).filter(ImageFilter.GaussianBlur(BLUR)))
+    return picture
+
+
+def _clip(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    return max(0, box[0]), max(0, box[1]), min(WIDTH, box[2]), min(HEIGHT, box[3])
+
+
+@dataclass(frozen=True)
+class View:
+    """What every picture from one viewpoint shares (``VIEWS``): the set (output size), the box
+    the car lies in and the car's plan drawn into that box at the drawing size. Only the box is
+    drawn at twice the size and halved: the rest of the picture is the set as it is."""
+
+    set: Image.Image
+    box: tuple[int, int, int, int]
+    plan: car_render.Plan
+
+    def under(self) -> Image.Image:
+        """The set in the box at the drawing size, to draw on. NEAREST: each output pixel becomes
+        four equal ones, so where nothing is drawn the halved box is the set exactly (no seam)."""
+        box = self.box
+        size = ((box[2] - box[0]) * SUPERSAMPLE, (box[3] - box[1]) * SUPERSAMPLE)
+        return self.set.resize(size, Image.Resampling.NEAREST, box=box)
+
+
+VIEW_ENTRIES = 4
+"""Viewpoints kept: about 1.3 MB each (the set, 4 bytes a pixel in Pillow, and the plan). An
+angle's colour jobs come together, so a few catch them."""
+VIEWS: LRU[tuple[float, float], View] = LRU(VIEW_ENTRIES)
+
+
+def make_view(azimuth: float, elevation: float) -> View:
+    size = (WIDTH * SUPERSAMPLE, HEIGHT * SUPERSAMPLE)
+    plan = car_render.plan_car(car_render.Camera(azimuth, elevation, size=size))
+    x0, y0, x1, y1 = plan.bounds(SUPERSAMPLE)
+    # Whole output pixels round every shape, one spare each side; never empty (a car out of frame).
+    left, top = _clip((math.floor(x0 / SUPERSAMPLE) - 1, math.floor(y0 / SUPERSAMPLE) - 1, 0, 0))[:2]
+    right, bottom = _clip((0, 0, math.ceil(x1 / SUPERSAMPLE) + 1, math.ceil(y1 / SUPERSAMPLE) + 1))[2:]
+    left, top = min(left, WIDTH - 1), min(top, HEIGHT - 1)
+    box = (left, top, max(right, left + 1), max(bottom, top + 1))
+    return View(_set_for(azimuth, elevation), box, plan.moved(box[0] * SUPERSAMPLE, box[1] * SUPERSAMPLE))
+
+
+def view(azimuth: float, elevation: float) -> View:
+    return VIEWS.get((azimuth, elevation), functools.partial(make_view, azimuth, elevation))
+
+
+def steady_rows(scene: Scene) -> tuple[tuple[float, float, str], int, int]:
+    """(key, top, bottom): the rows of a picture of ``scene`` outside the car's band (the set and
+    the caption) are those of every picture with this key (``png.encode``'s ``steady``)."""
+    box = view(scene.azimuth, scene.elevation).box
+    return (scene.azimuth, scene.elevation, scene.label), box[1], box[3]
 
 
 @functools.lru_cache(maxsize=1)
@@ -123,18 +184,30 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
+@functools.lru_cache(maxsize=8)
+def caption_layer(lines: tuple[tuple[str, int], ...]) -> tuple[Image.Image, Image.Image]:
+    """Text lines on a translucent white rounded box: the box's colours and its opacity (an angle's
+    colour jobs share their caption, so it is drawn once; ~70 KB each)."""
+    pad = 8
+    fonts = [_font(size) for _text, size in lines]
+    boxes = [tuple(int(v) for v in font.getbbox(text)) for (text, _size), font in zip(lines, fonts, strict=True)]
+    heights = [box[3] - box[1] + 4 for box in boxes]
+    width, height = max(box[2] - box[0] for box in boxes) + 2 * pad, sum(heights) + 2 * pad
+    panel = Image.new("RGBA", (width + 1, height + 1), (255, 255, 255, 0))
+    ImageDraw.Draw(panel).rounded_rectangle((0, 0, width, height), radius=6, fill=(255, 255, 255, 200))
+    text = Image.new("RGBA", panel.size, (40, 40, 46, 0))
+    draw, cursor = ImageDraw.Draw(text), pad
+    for (line, _size), font, box, line_h in zip(lines, fonts, boxes, heights, strict=True):
+        draw.text((pad - box[0], cursor - box[1]), line, font=font, fill=(40, 40, 46, 255))
+        cursor += line_h
+    layer = Image.alpha_composite(panel, text)
+    return layer.convert("RGB"), layer.getchannel("A")
+
+
 def caption(picture: Image.Image, lines: list[tuple[str, int]]) -> None:
     """Text lines on a translucent white rounded box, top left."""
-    draw = ImageDraw.Draw(picture, "RGBA")
-    pad, x, y = 8, 12, 12
-    boxes = [tuple(int(v) for v in draw.textbbox((0, 0), text, font=_font(size))) for text, size in lines]
-    heights = [box[3] - box[1] + 4 for box in boxes]
-    width = max(box[2] - box[0] for box in boxes) + 2 * pad
-    draw.rounded_rectangle((x, y, x + width, y + sum(heights) + 2 * pad), radius=6, fill=(255, 255, 255, 200))
-    cursor = y + pad
-    for (text, size), box, line_h in zip(lines, boxes, heights, strict=True):
-        draw.text((x + pad - box[0], cursor - box[1]), text, font=_font(size), fill=(40, 40, 46))
-        cursor += line_h
+    colours, opacity = caption_layer(tuple(lines))
+    picture.paste(colours, (12, 12), opacity)
 
 
 # --------------------------------------------------------------------------- light and finish
@@ -183,10 +256,7 @@ def _shader(camera: car_render.Camera, body: RGB, look: _Look) -> car_render.Sha
     return shade
 
 
-Reflections = Callable[[car_render.Canvas, list[tuple[list[Vec], Vec]]], None]
-
-
-def _reflections(look: _Look, body: RGB, picture: Image.Image, mask: Image.Image) -> Reflections:
+def _reflections(look: _Look, body: RGB, picture: Image.Image, mask: Image.Image) -> car_render.Reflections:
     """Softbox reflections on the visible side and the hood, kept inside the painted body (the
     body mask as it stands once the body is drawn): reflections are part of the paint."""
     glow = (255, 255, 255) if sum(body) > 150 or look.band_alpha < 150 else (235, 240, 250)
@@ -216,18 +286,21 @@ def _reflections(look: _Look, body: RGB, picture: Image.Image, mask: Image.Image
 
 def render(scene: Scene) -> tuple[Image.Image, Image.Image]:
     """The studio shot (RGB, WIDTH x HEIGHT) and the mask of its painted body ("L", 255 = paint)."""
-    size = (WIDTH * SUPERSAMPLE, HEIGHT * SUPERSAMPLE)
     look = _LOOKS[scene.finish]
-    camera = car_render.Camera(scene.azimuth, scene.elevation, size=size)
-    picture = _set_for(scene.azimuth, scene.elevation).copy()
-    mask = Image.new("L", size, 0)
-    canvas = car_render.Canvas(ImageDraw.Draw(picture), camera, _shader(camera, scene.body, look),
-                               mask=ImageDraw.Draw(mask), line_scale=SUPERSAMPLE)
-    car_render.draw_car(canvas, scene.body, _reflections(look, scene.body, picture, mask))
-    picture, mask = picture.reduce(SUPERSAMPLE), mask.reduce(SUPERSAMPLE)
-    if scene.finish == "metallic":
-        sparkled = ImageChops.add(picture, _flakes(), 1.0, -128)
-        picture = Image.composite(sparkled, picture, mask)
+    seen = view(scene.azimuth, scene.elevation)
+    car = seen.under()
+    car_mask = Image.new("L", car.size, 0)
+    camera = seen.plan.camera
+    canvas = car_render.Canvas(ImageDraw.Draw(car), camera, _shader(camera, scene.body, look),
+                               mask=ImageDraw.Draw(car_mask), line_scale=SUPERSAMPLE)
+    car_render.draw_plan(canvas, seen.plan, scene.body, _reflections(look, scene.body, car, car_mask))
+    car, car_mask = car.reduce(SUPERSAMPLE), car_mask.reduce(SUPERSAMPLE)
+    if scene.finish == "metallic":  # flakes in the paint, so only in the car's box
+        sparkled = ImageChops.add(car, _flakes().crop(seen.box), 1.0, -128)
+        car = Image.composite(sparkled, car, car_mask)
+    picture, mask = seen.set.copy(), Image.new("L", (WIDTH, HEIGHT), 0)
+    picture.paste(car, seen.box[:2])
+    mask.paste(car_mask, seen.box[:2])
     if scene.label:
         caption(picture, [(f"ANGLE · {scene.label}", 15), ("replicate stand-in · studio", 10)])
     return picture, mask
