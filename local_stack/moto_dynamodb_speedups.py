@@ -8,7 +8,8 @@ manager, applied with ``moto_fixes``'s corrections; the others are in ``moto_spe
 - UpdateItem parses its expression (a hand-written tokenizer and parser) twice per request, the
   same few expressions every time (``parsed_update_expressions_reused``);
 - each of an UpdateItem's ten validators rebuilds its table of node types at every node of the
-  expression (``validator_tables_built_once``);
+  expression (``validator_tables_built_once``), and walks the tree with an abstract-class
+  `isinstance` per node and per type (``expression_walks_by_node_class``);
 - building an item re-measures the whole item at each attribute it adds (``items_measured_once``);
 - each validator deep-copies the expression tree with `copy.deepcopy`, which rebuilds each node
   through the pickle protocol's generic path (``expression_trees_copied_by_pickle``).
@@ -150,6 +151,60 @@ def validator_tables_built_once() -> Iterator[None]:
 
     with _replaced([(DepthFirstTraverser, "nodes_to_be_processed")], types_once), \
             _replaced([(DepthFirstTraverser, "process")], process_once):
+        yield
+
+
+@contextmanager
+def expression_walks_by_node_class() -> Iterator[None]:
+    """The validators' depth-first walk (moto's `traverse_node_recursively`) asks at every node
+    whether it is a `Node` and whether it is one of the processor's types: `isinstance` against
+    abstract classes (`ABCMeta.__instancecheck__`, a Python-level call each), and calls a no-op
+    hook before each child. The answer depends only on the node's class, so it is looked up once
+    per class; the walk, the order, the hook (where a processor has one) and the replacements are
+    moto's."""
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+
+    is_node: dict[type, bool] = {}
+    no_hook = DepthFirstTraverser.pre_processing_of_child
+
+    def by_class(_original: Callable[..., Any]) -> Callable[..., Any]:
+        def traverse(self: Any, root: Any) -> Any:
+            types, table = _table(self)
+            handled: dict[type, Callable[..., Any] | None] = {}
+            hook = None if type(self).pre_processing_of_child is no_hook else self.pre_processing_of_child
+
+            def processor_for(node_class: type) -> Callable[..., Any] | None:
+                if node_class not in handled:
+                    handled[node_class] = next((p for t, p in table if issubclass(node_class, t)), None)
+                return handled[node_class]
+
+            def walk(node: Any, child_id: int) -> Any:
+                node_class = type(node)
+                node_like = is_node.get(node_class)
+                if node_like is None:
+                    node_like = is_node[node_class] = isinstance(node, Node)
+                if not node_like:
+                    return node
+                parent = node.parent
+                children = node.children
+                if children is not None:
+                    for index, child in enumerate(children):
+                        if hook is not None:
+                            hook(node, index)
+                        walk(child, index)
+                processor = processor_for(node_class)
+                if processor is not None:
+                    node = processor(node)
+                    node.parent = parent
+                    if parent:
+                        parent.children[child_id] = node
+                return node
+
+            return root if not types and hook is None else walk(root, -1)
+
+        return traverse
+
+    with _replaced([(DepthFirstTraverser, "traverse")], by_class):
         yield
 
 

@@ -207,3 +207,21 @@ def test_given_expression_trees_copied_by_pickle_then_updates_are_moto_own_and_n
     assert [{**a, "pk": None} if "pk" in a else a for a in answers] == [
         {**e, "pk": None} if "pk" in e else e for e in expected]
     assert rebuilt.call_count == 0  # every node was rebuilt by pickle
+
+
+def test_given_expression_walks_by_node_class_then_updates_are_moto_own_and_take_the_walk_by_class(
+    update: Callable[..., Any],
+) -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+
+    from local_stack.moto_dynamodb_speedups import expression_walks_by_node_class
+
+    cases = [*UPDATES, "SET l = list_append(if_not_exists(l, :v), :v)", "SET m.x = :v", "REMOVE a[0]", "SET n = n + :v"]
+    expected = [update(case, "moto") for case in cases]
+    with expression_walks_by_node_class(), mock.patch.object(
+            DepthFirstTraverser, "traverse_node_recursively", autospec=True,
+            side_effect=DepthFirstTraverser.traverse_node_recursively) as moto_walk:
+        answers = [update(case, "walked") for case in cases]
+    assert [{**a, "pk": None} if "pk" in a else a for a in answers] == [
+        {**e, "pk": None} if "pk" in e else e for e in expected]
+    assert moto_walk.call_count == 0
