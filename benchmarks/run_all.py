@@ -29,6 +29,8 @@ def main() -> int:
         run(str(HERE / "accept_batch.py")),
         run(str(HERE / "webhook_path.py")),
         run(str(HERE / "color_check.py")),
+        run(str(HERE / "standin_render.py")),
+        run(str(HERE / "aws_calls_per_cell.py")),
         run(str(HERE / "archive_build.py")),
         run(str(HERE / "local_stack_throughput.py"), *([] if args.with_large else ["--skip-large"])),
     ]

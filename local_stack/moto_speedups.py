@@ -8,7 +8,8 @@ manager, applied with ``moto_fixes``'s corrections):
 - every execution parses its state machine's definition anew (``parsed_definitions_reused``);
 - each Task state's thread makes its Lambda invoke itself and keeps that deep stack resident while
   it waits for the task token (``lambda_invokes_on_shared_threads``);
-- the server answers every request by listing its handler's methods (``cached_handler_methods``).
+- the server answers every request by listing its handler's methods (``cached_handler_methods``)
+  and draws its 52-character request id one character per call (``request_ids_drawn_at_once``).
 
 DynamoDB's are in ``moto_dynamodb_speedups``.
 """
@@ -103,6 +104,31 @@ def cached_handler_methods() -> Iterator[None]:
         return method_names_from_class  # type: ignore[return-value]
 
     with _replaced([(responses, "method_names_from_class")], cached):
+        yield
+
+
+@contextmanager
+def request_ids_drawn_at_once() -> Iterator[None]:
+    """Every answer carries an `x-amzn-requestid` of 52 letters and digits, which moto draws with
+    one `random.choice` call per character (a Python-level call each, ~2 % of moto's CPU). The id
+    is drawn from moto's own random source in one `choices` call: the same alphabet and length."""
+    import string
+
+    import moto.core.responses as responses
+    from moto.moto_api._internal import mock_random
+
+    alphabet = string.ascii_letters + string.digits
+
+    def at_once(_original: Callable[..., str]) -> Callable[..., str]:
+        def gen_amzn_requestid_long(headerdict: dict[str, Any] | None = None) -> str:
+            request_id = "".join(mock_random.choices(alphabet, k=52))
+            if isinstance(headerdict, dict):
+                headerdict["x-amzn-requestid"] = request_id
+            return request_id
+
+        return gen_amzn_requestid_long
+
+    with _replaced([(responses, "gen_amzn_requestid_long")], at_once):
         yield
 
 

@@ -409,3 +409,20 @@ def test_given_moto_process_env_then_s3_objects_over_16_kb_are_kept_on_disk(monk
         s3.put_object(Bucket="images-bucket", Key="thumb.jpg", Body=b"t" * 8_000)
         assert buffers() == {"image.png": True, "thumb.jpg": False}
         assert s3.get_object(Bucket="images-bucket", Key="image.png")["Body"].read() == b"p" * 300_000
+
+
+def test_given_request_ids_drawn_at_once_then_each_answer_has_a_fresh_52_character_id(sfn: Any) -> None:
+    import re
+
+    import moto.core.responses as responses
+
+    from local_stack.moto_speedups import request_ids_drawn_at_once
+
+    with request_ids_drawn_at_once():
+        assert getattr(responses.gen_amzn_requestid_long, SPEEDUP, False)
+        ids = [sfn.list_state_machines()["ResponseMetadata"]["RequestId"] for _ in range(3)]
+        headers: dict[str, str] = {}
+        drawn = responses.gen_amzn_requestid_long(headers)
+    assert all(re.fullmatch(r"[A-Za-z0-9]{52}", i) for i in [*ids, drawn]) and len(set(ids)) == 3
+    assert headers == {"x-amzn-requestid": drawn}
+    assert not getattr(responses.gen_amzn_requestid_long, SPEEDUP, False)  # restored
