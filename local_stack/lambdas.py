@@ -160,6 +160,8 @@ def clear_code_caches(dirs: list[Path]) -> int:
         if not isinstance(origin, str) or not os.path.abspath(origin).startswith(roots):
             continue
         for value in list(vars(module).values()):
+            if isinstance(value, type):  # a class that defines cache_clear: its instances are the caches
+                continue
             clear = getattr(value, "cache_clear", None)
             if callable(clear) and getattr(value, "__module__", None) == module.__name__:
                 clear()
