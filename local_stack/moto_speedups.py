@@ -11,7 +11,8 @@ manager, applied with ``moto_fixes``'s corrections):
 - the server answers every request by listing its handler's methods (``cached_handler_methods``)
   and draws its 52-character request id one character per call (``request_ids_drawn_at_once``);
 - every HTTP message's headers go through the `email` package's feed parser
-  (``http_headers_split_directly``).
+  (``http_headers_split_directly``; the stack's own process uses it too: botocore reads every
+  AWS answer through `http.client`).
 
 DynamoDB's are in ``moto_dynamodb_speedups``.
 """

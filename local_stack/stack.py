@@ -26,6 +26,7 @@ from .gateway import Gateway
 from .lambdas import Functions, MotoLambdaDispatch, clear_code_caches
 from .model import StackModel
 from .moto_process import MOTO_CONFIG, MOTO_PROCESS_ENV, ShortMotoLog, applied_moto_fixes
+from .moto_speedups import http_headers_split_directly
 from .poller import POLL_SECONDS, REMOTE_TARGETS, REPLICATE, STANDIN, TARGETS, Poller
 from .provision import Provisioned, provision
 from .remote_lambda import LambdaInvokeServer
@@ -108,7 +109,7 @@ class LocalStack:
         self._sockets: list[socket.socket] = []
         self._urls: dict[str, Any] = {}
         self._moto_log: ShortMotoLog | None = None
-        self._moto_fixes: contextlib.ExitStack | None = None
+        self._patches: contextlib.ExitStack | None = None  # moto's fixes (moto in-process), else this process's
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -172,6 +173,10 @@ class LocalStack:
                 sys.path.append(str(extra))
         clear_code_caches(self._code_dirs())
         if self._moto_child is not None:
+            # This process reads every AWS answer's headers (botocore) and every invoke's: split
+            # directly, as in moto's process (in-process moto gets it with its fixes below).
+            self._patches = contextlib.ExitStack()
+            self._patches.enter_context(http_headers_split_directly())
             self._moto_child.wait_ready("/moto-api/config")
         else:
             if self.log is not None:
@@ -179,8 +184,8 @@ class LocalStack:
                 self._moto_log.install()
             # The corrections (moto_process.moto_fixes) apply before provisioning: creating the
             # state machine parses its definition.
-            self._moto_fixes = contextlib.ExitStack()
-            self._moto_fixes.enter_context(applied_moto_fixes())
+            self._patches = contextlib.ExitStack()
+            self._patches.enter_context(applied_moto_fixes())
             self._dispatch = MotoLambdaDispatch(self.functions, self._function_error)
             self._dispatch.install()
         self._configure_moto()
@@ -264,9 +269,9 @@ class LocalStack:
         self._sockets.clear()
         if self._dispatch:
             self._dispatch.uninstall()
-        if self._moto_fixes is not None:
-            self._moto_fixes.close()
-            self._moto_fixes = None
+        if self._patches is not None:
+            self._patches.close()
+            self._patches = None
         if self._moto_log is not None:
             self._moto_log.uninstall()
             self._moto_log = None
