@@ -146,14 +146,23 @@ def http_headers_split_directly() -> Iterator[None]:
     message's header lines and hand them to the `email` package's feed parser: ~1 ms of CPU per
     request, most of the server's own work. Plain `Name: value` lines are split directly into the
     same `HTTPMessage` (the same names, values and order); any other line (a continuation, a name
-    `email` would not take) sends the whole block to the feed parser, as before."""
+    `email` would not take) sends the whole block to the feed parser, as before. Reading a header
+    back (`get`, `items`: urllib3 and botocore read each several times) skips `email`'s check
+    for surrogates, which text decoded from ISO-8859-1 cannot hold: the same values."""
     import email.parser
     import http.client
+    from email._policybase import Compat32
+
+    class PlainHeaders(Compat32):
+        def header_fetch_parse(self, name: str, value: str) -> str:
+            return value  # Compat32 returns it as is unless it holds surrogates
+
+    plain = PlainHeaders()
 
     def direct(_original: Callable[..., Any]) -> Callable[..., Any]:
         def parse_headers(fp: Any, _class: Any = http.client.HTTPMessage) -> Any:
             lines = http.client._read_headers(fp)  # type: ignore[attr-defined] # its limits and errors
-            message = _class()
+            message = _class(policy=plain)
             for line in lines:
                 if line in (b"\r\n", b"\n", b""):
                     break
