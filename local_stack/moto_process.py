@@ -58,6 +58,7 @@ def moto_fixes() -> tuple[Callable[[], contextlib.AbstractContextManager[None]],
     from . import moto_dynamodb_speedups as dynamodb_speedups
     from . import moto_fixes as fixes
     from . import moto_speedups as speedups
+    from . import process_speedups
 
     return (
         # moto restores a whole-table snapshot when a transaction is cancelled, losing other
@@ -77,7 +78,7 @@ def moto_fixes() -> tuple[Callable[[], contextlib.AbstractContextManager[None]],
         speedups.cached_jsonpath_parsing,
         speedups.cached_handler_methods,
         speedups.request_ids_drawn_at_once,
-        speedups.http_headers_split_directly,
+        process_speedups.process_speedups,
         dynamodb_speedups.direct_attribute_values,
         dynamodb_speedups.update_checks_once_at_root,
         dynamodb_speedups.parsed_update_expressions_reused,

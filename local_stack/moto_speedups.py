@@ -9,10 +9,10 @@ manager, applied with ``moto_fixes``'s corrections):
 - each Task state's thread makes its Lambda invoke itself and keeps that deep stack resident while
   it waits for the task token (``lambda_invokes_on_shared_threads``);
 - the server answers every request by listing its handler's methods (``cached_handler_methods``)
-  and draws its 52-character request id one character per call (``request_ids_drawn_at_once``);
-- every HTTP message's headers go through the `email` package's feed parser
-  (``http_headers_split_directly``; the stack's own process uses it too: botocore reads every
-  AWS answer through `http.client`).
+  and draws its 52-character request id one character per call (``request_ids_drawn_at_once``).
+
+What every process of the stack speeds up (HTTP headers, botocore's user agent) is in
+``process_speedups``.
 
 DynamoDB's are in ``moto_dynamodb_speedups``.
 """
@@ -20,7 +20,6 @@ DynamoDB's are in ``moto_dynamodb_speedups``.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -133,50 +132,6 @@ def request_ids_drawn_at_once() -> Iterator[None]:
         return gen_amzn_requestid_long
 
     with _replaced([(responses, "gen_amzn_requestid_long")], at_once):
-        yield
-
-
-# The characters `email`'s parser takes in a header's name (its `headerRE`, without the colon).
-_HEADER_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")
-
-
-@contextmanager
-def http_headers_split_directly() -> Iterator[None]:
-    """`http.server` (moto's werkzeug server) and `http.client` (urllib3's answers) read a
-    message's header lines and hand them to the `email` package's feed parser: ~1 ms of CPU per
-    request, most of the server's own work. Plain `Name: value` lines are split directly into the
-    same `HTTPMessage` (the same names, values and order); any other line (a continuation, a name
-    `email` would not take) sends the whole block to the feed parser, as before. Reading a header
-    back (`get`, `items`: urllib3 and botocore read each several times) skips `email`'s check
-    for surrogates, which text decoded from ISO-8859-1 cannot hold: the same values."""
-    import email.parser
-    import http.client
-    from email._policybase import Compat32
-
-    class PlainHeaders(Compat32):
-        def header_fetch_parse(self, name: str, value: str) -> str:
-            return value  # Compat32 returns it as is unless it holds surrogates
-
-    plain = PlainHeaders()
-
-    def direct(_original: Callable[..., Any]) -> Callable[..., Any]:
-        def parse_headers(fp: Any, _class: Any = http.client.HTTPMessage) -> Any:
-            lines = http.client._read_headers(fp)  # type: ignore[attr-defined] # its limits and errors
-            message = _class(policy=plain)
-            for line in lines:
-                if line in (b"\r\n", b"\n", b""):
-                    break
-                name, colon, value = line.partition(b":")
-                if not colon or not _HEADER_NAME.fullmatch(name):
-                    return email.parser.Parser(_class=_class).parsestr(b"".join(lines).decode("iso-8859-1"))
-                message._headers.append((name.decode("iso-8859-1"),
-                                         value.decode("iso-8859-1").lstrip(" \t").rstrip("\r\n")))
-            message.set_payload("")  # as the feed parser leaves a header-only message
-            return message
-
-        return parse_headers
-
-    with _replaced([(http.client, "parse_headers")], direct):
         yield
 
 

@@ -26,8 +26,8 @@ from .gateway import Gateway
 from .lambdas import Functions, MotoLambdaDispatch, clear_code_caches
 from .model import StackModel
 from .moto_process import MOTO_CONFIG, MOTO_PROCESS_ENV, ShortMotoLog, applied_moto_fixes
-from .moto_speedups import http_headers_split_directly
 from .poller import POLL_SECONDS, REMOTE_TARGETS, REPLICATE, STANDIN, TARGETS, Poller
+from .process_speedups import process_speedups
 from .provision import Provisioned, provision
 from .remote_lambda import LambdaInvokeServer
 from .schedules import Scheduler
@@ -173,10 +173,10 @@ class LocalStack:
                 sys.path.append(str(extra))
         clear_code_caches(self._code_dirs())
         if self._moto_child is not None:
-            # This process reads every AWS answer's headers (botocore) and every invoke's: split
-            # directly, as in moto's process (in-process moto gets it with its fixes below).
+            # This process reads every AWS answer (botocore) and every invoke: the same speedups
+            # as moto's process (in-process moto gets them with its fixes below).
             self._patches = contextlib.ExitStack()
-            self._patches.enter_context(http_headers_split_directly())
+            self._patches.enter_context(process_speedups())
             self._moto_child.wait_ready("/moto-api/config")
         else:
             if self.log is not None:

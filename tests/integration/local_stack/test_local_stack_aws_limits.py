@@ -195,9 +195,13 @@ def test_given_a_distributed_map_with_tolerated_failure_percentage_100_when_run_
 
 def test_given_the_stack_running_then_its_own_process_splits_http_headers_directly(stack: LocalStack) -> None:
     """Every AWS answer the handlers get (botocore over http.client) and every invoke the stack
-    serves has its headers split directly, with moto in this process or in its own."""
+    serves has its headers split directly, and botocore cleans its user agent's parts once, with
+    moto in this process or in its own."""
     import http.client
+
+    import botocore.useragent
 
     from local_stack.moto_speedups import SPEEDUP
 
     assert getattr(http.client.parse_headers, SPEEDUP, False)
+    assert getattr(botocore.useragent.sanitize_user_agent_string_component, SPEEDUP, False)

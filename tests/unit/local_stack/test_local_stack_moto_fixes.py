@@ -426,39 +426,3 @@ def test_given_request_ids_drawn_at_once_then_each_answer_has_a_fresh_52_charact
     assert all(re.fullmatch(r"[A-Za-z0-9]{52}", i) for i in [*ids, drawn]) and len(set(ids)) == 3
     assert headers == {"x-amzn-requestid": drawn}
     assert not getattr(responses.gen_amzn_requestid_long, SPEEDUP, False)  # restored
-
-
-HEADER_BLOCKS = [
-    b"Host: 127.0.0.1:5000\r\nX-Amz-Target: DynamoDB_20120810.UpdateItem\r\nContent-Length: 12\r\n\r\n",
-    b"A:b\r\nEmpty:\r\nSpaced:   value with  spaces \t\r\nA: again\r\n\r\n",
-    b"Latin: caf\xe9\r\nColon: a:b:c\r\n\n",
-    b"Folded: first\r\n  continued\r\nNext: x\r\n\r\n",  # a continuation line: the feed parser's
-    b"No colon here\r\nName: v\r\n\r\n",
-    b"Bad Name: v\r\n\r\n",
-    b"\r\n",
-]
-
-
-def test_given_headers_split_directly_then_every_block_reads_as_the_feed_parser_reads_it() -> None:
-    import email.parser
-    import http.client
-    import io
-
-    from local_stack.moto_speedups import http_headers_split_directly
-
-    def read(block: bytes) -> tuple[Any, ...]:
-        message = http.client.parse_headers(io.BytesIO(block + b"BODY"))
-        return (type(message), message.items(), [message.get_all(k) for k in message], message.get("a"),
-                message.get_payload(), [type(d) for d in message.defects])
-
-    from unittest import mock
-
-    expected = [read(block) for block in HEADER_BLOCKS]
-    with http_headers_split_directly(), mock.patch("email.parser.Parser.parsestr", autospec=True,
-                                                   side_effect=email.parser.Parser.parsestr) as fed:
-        assert getattr(http.client.parse_headers, SPEEDUP, False)
-        assert [read(block) for block in HEADER_BLOCKS] == expected
-        assert fed.call_count == 3  # the continuation and the two names email would not take
-        with pytest.raises(http.client.LineTooLong):
-            http.client.parse_headers(io.BytesIO(b"X: " + b"y" * 70000 + b"\r\n\r\n"))
-    assert not getattr(http.client.parse_headers, SPEEDUP, False)
