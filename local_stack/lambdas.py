@@ -134,7 +134,30 @@ def load_handler(spec: FunctionSpec) -> Callable[[Any, Any], Any]:
     handler = getattr(module, attribute, None)
     if not callable(handler):
         raise ImportError(f"{spec.logical_id}: {spec.handler} is not a callable in {file}")
-    return handler
+    return _one_at_a_time(handler) if _holds_event_router(module) else handler
+
+
+# Powertools' event handlers keep the request being resolved on a class attribute
+# (`BaseRouter.current_event`), shared by every resolver in a process. On Lambda a container runs
+# one invocation at a time; here every invocation shares the process, so two concurrent requests
+# could route one's event with the other's headers or body (a page's ticket request answered 422).
+# Invocations of functions whose module holds a resolver run one at a time.
+_ROUTER_LOCK = threading.Lock()
+
+
+def _holds_event_router(module: ModuleType) -> bool:
+    routers = sys.modules.get("aws_lambda_powertools.event_handler.api_gateway")
+    base = getattr(routers, "BaseRouter", None)
+    return base is not None and any(isinstance(value, base) for value in vars(module).values())
+
+
+def _one_at_a_time(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def serialized(event: Any, context: Any) -> Any:
+        with _ROUTER_LOCK:
+            return handler(event, context)
+
+    serialized.__wrapped__ = handler  # type: ignore[attr-defined]
+    return serialized
 
 
 def _privatise_siblings(code_dir: Path, before: set[str]) -> None:
