@@ -124,7 +124,7 @@ def handle_prediction_update(prediction: Mapping[str, Any], cell: Cell, connecti
             return _fail(cell, owner, f"output rejected: {error.message}", connections)
         logger.info("output persisted", extra={"timings_ms": stored.timings, "bytes": stored.size_bytes})
         # A colour variant: its paint against the colour it asked for.
-        check = None if fed is None else color_check.check_cell(cell, stored.thumbnail_image or stored.thumbnail, fed)
+        check = None if fed is None else color_check.check_cell(cell, stored.thumbnail, fed)
         completed = get_repository().complete_cell(cell, str(owner), stored.image_key, stored.thumb_key, check)
         if completed is None:
             return Outcome.UNCHANGED

@@ -59,12 +59,11 @@ class OutputUnavailable(Exception):
 class PersistedOutput:
     image_key: str
     thumb_key: str
+    thumbnail: Image.Image = field(repr=False)  # the stored thumbnail, decoded: the colour check measures it
     timings: dict[str, float] = field(default_factory=dict)
     width: int = 0
     height: int = 0
     size_bytes: int = 0
-    thumbnail: bytes = field(default=b"", repr=False)  # the stored thumbnail
-    thumbnail_image: Image.Image | None = field(default=None, repr=False)  # decoded: the colour check measures it
 
 
 _session_local = threading.local()
@@ -329,6 +328,5 @@ def persist_output(batch_id: str, angle_key: str, color_key: str | None, output:
         width=width,
         height=height,
         size_bytes=len(data),
-        thumbnail=thumb,
-        thumbnail_image=thumb_image,
+        thumbnail=thumb_image,
     )

@@ -7,11 +7,11 @@ angle never stands in for the one this colour was made from. An input that names
 Replicate file URL, ``REPLICATE_INPUT_HANDOVER=files``) falls back to the angle cell's thumbnail.
 The fed image is read and decoded once per warm container: an angle's colour cells (up to 40)
 complete close together and share it, and a stored key never changes content (a new attempt has
-a new key), so the decoded, shrunk picture is kept (``FED_IMAGES_KEPT``), and concurrent readers of
-one key wait for one read. The target is the colour's prompt value frozen on the cell (older
-cells: the hex in their prompt). Whatever goes wrong (an S3 error, an unreadable image, a check slower than
-``CHECK_SECONDS``) the answer is ``unknown`` and a warning is logged: the cell completes all the
-same.
+a new key), so the decoded, shrunk picture is kept (``FED_IMAGES_KEPT``), and concurrent readers
+of one key wait for one read. The target is the colour's prompt value frozen on the cell (older
+cells: the hex in their prompt). Whatever goes wrong (an S3 error, an unreadable image, a check
+slower than ``CHECK_SECONDS``) the answer is ``unknown`` and a warning is logged: the cell
+completes all the same.
 """
 
 from __future__ import annotations
