@@ -7,9 +7,9 @@ manager, applied with ``moto_fixes``'s corrections; the others are in ``moto_spe
   expression, each time over the node's whole subtree (``update_checks_once_at_root``);
 - UpdateItem parses its expression (a hand-written tokenizer and parser) twice per request, the
   same few expressions every time (``parsed_update_expressions_reused``);
-- each of an UpdateItem's ten validators rebuilds its table of node types at every node of the
-  expression (``validator_tables_built_once``), and walks the tree with an abstract-class
-  `isinstance` per node and per type (``expression_walks_by_node_class``);
+- each of an UpdateItem's ten validators walks the tree rebuilding its table of node types at
+  every node, with an abstract-class `isinstance` per node and per type
+  (``expression_walks_by_node_class``);
 - building an item re-measures the whole item at each attribute it adds (``items_measured_once``);
 - each validator deep-copies the expression tree with `copy.deepcopy`, which rebuilds each node
   through the pickle protocol's generic path (``expression_trees_copied_by_pickle``).
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .moto_speedups import _replaced
+from .moto_speedups import replaced
 
 # Distinct UpdateExpressions kept parsed: the product has a handful; tests a few hundred at most.
 PARSED_UPDATE_EXPRESSIONS = 512
@@ -52,7 +52,7 @@ def direct_attribute_values() -> Iterator[None]:
 
         return _serialize_type_structure
 
-    with _replaced([(BaseJSONSerializer, "_serialize_type_structure")], direct):
+    with replaced([(BaseJSONSerializer, "_serialize_type_structure")], direct):
         yield
 
 
@@ -105,8 +105,8 @@ def update_checks_once_at_root() -> Iterator[None]:
 
         return make
 
-    with _replaced([(ActionCountValidator, "traverse")], once("verify_action_counts")), \
-            _replaced([(OverlappingPathsValidator, "traverse")], once("check_for_overlapping_paths")):
+    with replaced([(ActionCountValidator, "traverse")], once("verify_action_counts")), \
+            replaced([(OverlappingPathsValidator, "traverse")], once("check_for_overlapping_paths")):
         yield
 
 
@@ -122,46 +122,20 @@ def parsed_update_expressions_reused() -> Iterator[None]:
     def cached(original: Callable[[str], Any]) -> Callable[[str], Any]:
         return functools.lru_cache(maxsize=PARSED_UPDATE_EXPRESSIONS)(original)
 
-    with _replaced([(UpdateExpressionParser, "make")], cached):
-        yield
-
-
-@contextmanager
-def validator_tables_built_once() -> Iterator[None]:
-    """Each of the ten processors an UpdateItem runs over its expression tree asks, at every node,
-    for the node types it handles: a new dict of bound methods and a tuple built from it, per node
-    and per processor. A processor's table never changes (a literal of its own methods): it is
-    built once per processor."""
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
-
-    def types_once(_original: Callable[..., Any]) -> Callable[..., Any]:
-        def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
-            return _table(self)[0]
-
-        return nodes_to_be_processed
-
-    def process_once(_original: Callable[..., Any]) -> Callable[..., Any]:
-        def process(self: Any, node: Any) -> Any:
-            for node_type, processor in _table(self)[1]:
-                if isinstance(node, node_type):
-                    return processor(node)
-            return None
-
-        return process
-
-    with _replaced([(DepthFirstTraverser, "nodes_to_be_processed")], types_once), \
-            _replaced([(DepthFirstTraverser, "process")], process_once):
+    with replaced([(UpdateExpressionParser, "make")], cached):
         yield
 
 
 @contextmanager
 def expression_walks_by_node_class() -> Iterator[None]:
     """The validators' depth-first walk (moto's `traverse_node_recursively`) asks at every node
-    whether it is a `Node` and whether it is one of the processor's types: `isinstance` against
+    for the processor's table of node types (a new dict of bound methods and a tuple built from
+    it), whether the node is a `Node` and whether it is one of those types: `isinstance` against
     abstract classes (`ABCMeta.__instancecheck__`, a Python-level call each), and calls a no-op
-    hook before each child. The answer depends only on the node's class, so it is looked up once
-    per class; the walk, the order, the hook (where a processor has one) and the replacements are
-    moto's."""
+    hook before each child. A processor's table never changes (a literal of its own methods): it
+    is built once per processor; the answers depend only on the node's class, so they are looked
+    up once per class. The walk, the order, the hook (where a processor has one) and the
+    replacements are moto's."""
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
 
     is_node: dict[type, bool] = {}
@@ -204,7 +178,7 @@ def expression_walks_by_node_class() -> Iterator[None]:
 
         return traverse
 
-    with _replaced([(DepthFirstTraverser, "traverse")], by_class):
+    with replaced([(DepthFirstTraverser, "traverse")], by_class):
         yield
 
 
@@ -242,7 +216,7 @@ def items_measured_once() -> Iterator[None]:
 
         return __init__
 
-    with _replaced([(Item, "__init__")], measured_once):
+    with replaced([(Item, "__init__")], measured_once):
         yield
 
 
@@ -272,5 +246,5 @@ def expression_trees_copied_by_pickle() -> Iterator[None]:
 
         return deepcopy
 
-    with _replaced([(validators, "deepcopy")], pickled):
+    with replaced([(validators, "deepcopy")], pickled):
         yield

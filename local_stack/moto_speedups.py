@@ -31,7 +31,7 @@ process) keeps the first one's replacement, and tests tell a replaced attribute 
 
 
 @contextmanager
-def _replaced(targets: list[tuple[Any, str]], make: Callable[[Any], Any]) -> Iterator[None]:
+def replaced(targets: list[tuple[Any, str]], make: Callable[[Any], Any]) -> Iterator[None]:
     """Sets each ``owner.name`` to ``make(original)`` while active, then puts the originals back."""
     originals = [getattr(owner, name) for owner, name in targets]
     tag = make.__qualname__  # two speedups may wrap one attribute (one around the other)
@@ -83,7 +83,7 @@ def cached_moto_module_list() -> Iterator[None]:
 
         return list_of_moto_modules
 
-    with _replaced([(backends, "list_of_moto_modules")], cached):
+    with replaced([(backends, "list_of_moto_modules")], cached):
         yield
 
 
@@ -106,7 +106,7 @@ def cached_handler_methods() -> Iterator[None]:
 
         return method_names_from_class  # type: ignore[return-value]
 
-    with _replaced([(responses, "method_names_from_class")], cached):
+    with replaced([(responses, "method_names_from_class")], cached):
         yield
 
 
@@ -131,7 +131,7 @@ def request_ids_drawn_at_once() -> Iterator[None]:
 
         return gen_amzn_requestid_long
 
-    with _replaced([(responses, "gen_amzn_requestid_long")], at_once):
+    with replaced([(responses, "gen_amzn_requestid_long")], at_once):
         yield
 
 
@@ -177,7 +177,7 @@ def shared_step_functions_clients() -> Iterator[None]:
 
         return boto_client_for
 
-    with _replaced([(module, "boto_client_for") for module in modules], shared):
+    with replaced([(module, "boto_client_for") for module in modules], shared):
         try:
             yield
         finally:
@@ -225,7 +225,7 @@ def cached_jsonpath_parsing() -> Iterator[None]:
     import importlib
 
     modules = [importlib.import_module(name) for name in _JSONPATH_MODULES]
-    with _replaced([(module, "parse") for module in modules], functools.lru_cache(maxsize=4096)):
+    with replaced([(module, "parse") for module in modules], functools.lru_cache(maxsize=4096)):
         yield
 
 
@@ -251,8 +251,8 @@ def parsed_definitions_reused() -> Iterator[None]:
 
         return _get_evaluation_entrypoint
 
-    with _replaced([(AmazonStateLanguageParser, "parse")], parsed_once), \
-            _replaced([(ExecutionWorker, "_get_evaluation_entrypoint")], reused):
+    with replaced([(AmazonStateLanguageParser, "parse")], parsed_once), \
+            replaced([(ExecutionWorker, "_get_evaluation_entrypoint")], reused):
         yield
 
 
@@ -302,7 +302,7 @@ def lambda_tasks_invoke_directly() -> Iterator[None]:
 
         return _invoke_lambda_function
 
-    with _replaced([(lambda_tasks, "_invoke_lambda_function")], direct):
+    with replaced([(lambda_tasks, "_invoke_lambda_function")], direct):
         yield
 
 
@@ -332,7 +332,7 @@ def lambda_invokes_on_shared_threads() -> Iterator[None]:
 
         return _invoke_lambda_function
 
-    with _replaced([(lambda_tasks, "_invoke_lambda_function")], pooled):
+    with replaced([(lambda_tasks, "_invoke_lambda_function")], pooled):
         try:
             yield
         finally:

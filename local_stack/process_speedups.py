@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .moto_speedups import _replaced
+from .moto_speedups import replaced
 
 # The characters `email`'s parser takes in a header's name (its `headerRE`, without the colon).
 _HEADER_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")
@@ -60,7 +60,7 @@ def http_headers_split_directly() -> Iterator[None]:
 
         return parse_headers
 
-    with _replaced([(http.client, "parse_headers")], direct):
+    with replaced([(http.client, "parse_headers")], direct):
         yield
 
 
@@ -76,7 +76,7 @@ def user_agent_parts_cleaned_once() -> Iterator[None]:
     def cleaned_once(original: Callable[[str, bool], str]) -> Callable[[str, bool], str]:
         return functools.lru_cache(maxsize=1024)(original)
 
-    with _replaced([(useragent, "sanitize_user_agent_string_component")], cleaned_once):
+    with replaced([(useragent, "sanitize_user_agent_string_component")], cleaned_once):
         yield
 
 

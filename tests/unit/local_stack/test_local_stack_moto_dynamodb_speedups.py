@@ -141,15 +141,15 @@ def test_given_direct_attribute_values_then_every_dynamodb_answer_is_the_one_mot
         assert not getattr(BaseJSONSerializer._serialize_type_structure, SPEEDUP, False)  # restored
 
 
-def test_given_validator_tables_built_once_then_each_processor_builds_its_table_once_and_answers_are_moto_own(
+def test_given_expression_walks_by_node_class_then_each_processor_builds_its_table_once_and_answers_are_moto_own(
     update: Callable[..., Any],
 ) -> None:
     from moto.dynamodb.parsing.validators import ExecuteOperations
 
-    from local_stack.moto_dynamodb_speedups import validator_tables_built_once
+    from local_stack.moto_dynamodb_speedups import expression_walks_by_node_class
 
     expected = [update(case, "moto") for case in UPDATES]
-    with validator_tables_built_once(), mock.patch.object(
+    with expression_walks_by_node_class(), mock.patch.object(
             ExecuteOperations, "_processing_map", autospec=True, side_effect=ExecuteOperations._processing_map) as built:
         answers = [update(case, "tables") for case in UPDATES]
         validated = built.call_count
