@@ -147,9 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         del os.environ[S3_BUFFER_VARIABLE]  # too few descriptors (e.g. macOS): objects stay in memory
 
     from moto.core.config import default_user_config
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
+    from .moto_keepalive import KeepAliveHandler
     from .remote_lambda import RemoteLambdaDispatch
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     with applied_moto_fixes():
         dispatch.install()
         app = DomainDispatcherApplication(create_backend_app)
-        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler, fd=args.fd)
+        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=KeepAliveHandler, fd=args.fd)
         server.serve_forever()
     sys.stdout.flush()
     sys.stderr.flush()
