@@ -98,3 +98,27 @@ def test_given_a_function_not_in_the_template_then_moto_keeps_it(remote: Any) ->
     d, _, _ = remote
     assert d.resolve("Other") is None
     assert d.moto_invoke(type("B", (), {"lambda_simple_results_queue": []})(), "Other", None, "hi", {}, {}) == b"hi"
+
+
+def test_given_invokes_on_one_kept_connection_then_the_server_sends_answers_without_delay(
+        remote: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An answer is headers, then payload: with Nagle's algorithm the payload waited for moto's
+    delayed ACK of the headers, 44 ms an invoke on a kept-alive connection."""
+    import socket
+
+    from local_stack import remote_lambda
+
+    no_delay: list[int] = []
+    setup = remote_lambda._Handler.setup
+
+    def recording_setup(handler: Any) -> None:
+        setup(handler)
+        no_delay.append(handler.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    monkeypatch.setattr(remote_lambda._Handler, "setup", recording_setup)
+    d, errors, _ = remote
+    for _ in range(3):
+        out = d.moto_invoke(None, "EchoFunction", None, json.dumps({"describe": {"x": 1}}), {}, {})
+        assert json.loads(out)["got"] == {"x": 1}
+    assert no_delay and all(no_delay) and errors == []
+    assert len(no_delay) == 1  # one connection served all three
