@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     from replicate_standin.settings import StandinSettings
 
     config = uvicorn.Config(
-        create_app(StandinSettings.from_env()),
+        create_app(StandinSettings.from_env(), warm=True),
         lifespan="on",
         log_level="warning",
         access_log=False,

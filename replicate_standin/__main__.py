@@ -20,7 +20,7 @@ def main() -> None:
         settings.latency_seconds,
         settings.faults or "none",
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings, warm=True), host=settings.host, port=settings.port, log_level="info")
 
 
 if __name__ == "__main__":

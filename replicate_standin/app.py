@@ -372,16 +372,20 @@ def create_app(
     settings: StandinSettings | None = None,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
+    warm: bool = False,
 ) -> Starlette:
     """The stand-in app. ``app.state.standin`` is its ``StandinStore``.
 
-    ``transport`` (tests) replaces the network for webhook delivery and image downloads.
+    ``transport`` (tests) replaces the network for webhook delivery and image downloads. ``warm``:
+    its worker and HTTP clients are ready when it starts serving (``StandinStore.warm``).
     """
     settings = settings or StandinSettings.from_env()
     store = StandinStore(settings, transport=transport)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if warm:
+            await asyncio.to_thread(store.warm)
         try:
             yield
         finally:

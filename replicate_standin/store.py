@@ -622,6 +622,17 @@ class StandinStore:
         if task is not None:
             task.cancel()
 
+    def warm(self) -> None:
+        """Starts the worker and builds its HTTP clients now rather than for the first prediction:
+        Replicate is always warm, and they cost a served stand-in's first batch about 50 ms (two
+        TLS contexts and httpcore's import) on its critical path."""
+
+        async def build() -> None:
+            self._http("webhooks")
+            self._http("downloads")
+
+        self._worker.submit(build()).result()
+
     def _http(self, purpose: str = "webhooks") -> httpx.AsyncClient:
         """The worker loop's client for ``purpose`` ("webhooks" or "downloads"), with as many
         connections as the purpose has senders / download slots (callers take a slot first,

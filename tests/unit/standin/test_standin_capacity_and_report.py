@@ -7,7 +7,7 @@ import asyncio
 
 import httpx
 import pytest
-from standin_testkit import HOOK, FakeNetwork, car_photo, create, standin
+from standin_testkit import FAST, HOOK, FakeNetwork, car_photo, create, standin
 
 pytestmark = pytest.mark.unit
 
@@ -128,3 +128,19 @@ def test_given_a_receiver_that_keeps_failing_when_its_retries_back_off_then_they
     # The healthy deliveries went out during the failing one's first backoff, not after its retries.
     assert last_healthy < failing_hooks[1].received_at
     assert [a["attempt"] for a in attempts] == [1, 2, 3] and not any(a["delivered"] for a in attempts)
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["served warm", "built for a test"])
+def test_given_a_stand_in_when_it_starts_then_a_warm_one_has_its_worker_and_clients_ready(warm: bool) -> None:
+    """Replicate is always warm: a served stand-in builds its worker loop and HTTP clients (TLS
+    contexts, httpcore's import: ~50 ms) before its first prediction, not on its critical path."""
+    from starlette.testclient import TestClient
+
+    from replicate_standin.app import create_app
+    from replicate_standin.settings import StandinSettings
+
+    app = create_app(StandinSettings(**FAST), transport=FakeNetwork().transport, warm=warm)
+    with TestClient(app):
+        store = app.state.standin
+        assert (store._worker.thread is not None) is warm
+        assert sorted(store._worker.http) == (["downloads", "webhooks"] if warm else [])
