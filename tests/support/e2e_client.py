@@ -88,6 +88,11 @@ class E2EClient:
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return self.http.request(method, path, **kwargs)
 
+    def presets(self) -> dict[str, Any]:
+        answer = self.http.get(f"{BASE}/presets")
+        answer.raise_for_status()
+        return dict(answer.json())
+
     def upload(self, images: list[bytes]) -> list[str]:
         files = [{"filename": f"car-{i}.jpg", "contentType": "image/jpeg", "size": len(b)} for i, b in enumerate(images)]
         answer = self.http.post(f"{BASE}/uploads", json={"files": files})

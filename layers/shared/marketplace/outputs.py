@@ -28,6 +28,10 @@ from .aws import s3_client
 from .config import get_settings
 from .errors import ValidationFailed
 
+# Every output is a PNG: Pillow's codecs are registered at init, not by a webhook's first check
+# (about 10 ms of imports, ~100 ms when a cold container's concurrent webhooks all waited on them).
+Image.preinit()
+
 MAX_OUTPUT_BYTES = 25 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 THUMB_MAX_SIDE = 512

@@ -9,6 +9,8 @@ measures the same import, from the same `tests.support.cold_start`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.support.cold_start import cold_start, function_folders, lambda_environment
@@ -54,3 +56,41 @@ def test_given_tracing_off_outside_lambda_when_the_handler_is_imported_then_no_x
 
     assert loaded(started.modules, TRACING_MODULES) == []
     assert started.clients == ()
+
+
+def _png(width: int, height: int) -> bytes:
+    """A plain RGB PNG, written without Pillow (so writing it loads no codec)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes((20, 90, 160)) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_given_the_outputs_module_initialised_when_the_first_output_is_checked_then_no_codec_is_imported(
+        tmp_path: Path) -> None:
+    """Pillow registers its codecs on the first open; a cold webhook's concurrent first checks
+    all waited on those imports. The module registers them at init instead."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    picture = tmp_path / "output.png"
+    picture.write_bytes(_png(64, 48))
+    script = (
+        "import sys\n"
+        "from marketplace import outputs\n"
+        "before = set(sys.modules)\n"
+        f"data = open({str(picture)!r}, 'rb').read()\n"
+        "assert outputs.check_png(data) == (64, 48)\n"
+        "outputs.thumbnail_of(data)\n"
+        "print(sorted(m for m in set(sys.modules) - before if m.startswith('PIL')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=root, env={"PYTHONPATH": str(root / "layers" / "shared"), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
