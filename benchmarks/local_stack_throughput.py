@@ -12,6 +12,9 @@
 3. The same 30 x 40 batch with the limit off (stand-in and product pacing): CPU per cell of the
    whole stack (goal <= 80 ms) and cells per second.
 
+The machine's pace (``tests.support.machine_pace``) is printed first and last: CPU figures swing
+with a shared machine's speed, and the pace says how fast it ran.
+
 Run: .venv/bin/python benchmarks/local_stack_throughput.py [--skip-large] [--large-latency 5]
 """
 
@@ -32,6 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 
 from tests.support.csv_server import serve_folder  # noqa: E402
 from tests.support.e2e_client import E2EClient, jpeg_bytes  # noqa: E402
+from tests.support.machine_pace import describe, pace  # noqa: E402
 from tests.support.presets_factory import write_large_presets  # noqa: E402
 from tests.support.stack_process import monitor_stack, running_stack  # noqa: E402
 
@@ -113,6 +117,7 @@ def main() -> None:
     parser.add_argument("--skip-large", action="store_true")
     args = parser.parse_args()
 
+    print(describe(pace()))
     for label, small in zip(("cold stack", "warm stack"),
                             run_batch(2.0, ["front_0", "side_90", "rear_180"],
                                       ["red_metallic", "blue_metallic", "black_gloss"], runs=2), strict=True):
@@ -138,6 +143,7 @@ def main() -> None:
           f"(goal <= 80 ms: {free['cpu_s'] * 1000 / free['cells'] / 80:.2f} x goal); {_outcome(free)}")
     for error in free["errors"]:
         print(f"  failure reason: {error}")
+    print(describe(pace()))
 
 
 if __name__ == "__main__":
