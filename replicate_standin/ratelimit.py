@@ -17,6 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 
+RATE_LIMIT_SCOPES = ("create", "other")
+"""``create``: the two create-prediction endpoints; ``other``: every other ``/v1`` endpoint."""
+
 
 def default_burst(per_minute: int) -> int:
     """10 seconds' worth of requests (at least 1): 100 at Replicate's 600/min create limit."""
