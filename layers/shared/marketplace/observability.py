@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "car-marketplace"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "CarMarketplace"
@@ -108,25 +109,19 @@ def lambda_entry(correlation_id_path: str | None = None) -> Callable[[Handler], 
 
 
 def per_invocation(handler: Handler) -> Handler:
-    """Per-invocation log keys are the thread's: the invocation's Lambda context as well as what it
-    binds. Powertools keeps the context keys on the shared logger, which one invocation at a time
-    (a Lambda container) makes right; where invocations share a process (the local stack) a line
-    carried another invocation's function and request id."""
+    """Per-invocation log keys are the thread's: the invocation's Lambda context (the keys
+    Powertools builds for it) as well as what it binds. Powertools keeps the context keys on the
+    shared logger, which one invocation at a time (a Lambda container) makes right; where
+    invocations share a process (the local stack) a line carried another invocation's function
+    and request id."""
 
     @functools.wraps(handler)
     def wrapper(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
         logger.thread_safe_clear_keys()
-        logger.thread_safe_append_keys(**lambda_context_keys(context))
+        logger.thread_safe_append_keys(**build_lambda_context_model(context).__dict__)
         try:
             return handler(event, context, *args, **kwargs)
         finally:
             logger.thread_safe_clear_keys()
 
     return wrapper  # type: ignore[return-value]
-
-
-def lambda_context_keys(context: Any) -> dict[str, Any]:
-    """The keys Powertools' ``inject_lambda_context`` logs for ``context`` (those it has)."""
-    names = {"function_name": "function_name", "function_memory_size": "memory_limit_in_mb",
-             "function_arn": "invoked_function_arn", "function_request_id": "aws_request_id"}
-    return {key: getattr(context, attribute) for key, attribute in names.items() if hasattr(context, attribute)}
