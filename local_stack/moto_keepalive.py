@@ -43,14 +43,8 @@ class RequestBody(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        wanted = min(len(view), self.left)
-        if wanted <= 0:
-            return 0
-        data = self._stream.read(wanted)
+        data = self.read(len(view))
         view[: len(data)] = data
-        self.left -= len(data)
-        if not data:
-            self.left = 0  # the client went away: nothing more will come
         return len(data)
 
     def readline(self, size: int | None = -1) -> bytes:
